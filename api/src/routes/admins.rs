@@ -1,0 +1,130 @@
+//! `/v1/admins`, `/v1/settings`, `/v1/licenses`: the organization's administration.
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use roster_shared::db::{DbError, Role, Settings};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admins", post(create_admin))
+        .route("/v1/settings", get(get_settings).patch(update_settings))
+        .route("/v1/licenses", get(get_licenses))
+}
+
+#[derive(Debug, Deserialize)]
+struct AdminIn {
+    email: String,
+    role: String,
+    #[serde(default)]
+    group_ids: Vec<i64>,
+}
+
+async fn create_admin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(input): Json<AdminIn>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require_master()?;
+    let db = &state.ctx.db;
+    let org = caller.0.org_id;
+    let role =
+        Role::parse(&input.role).ok_or_else(|| ApiError::invalid("role: master or admin"))?;
+    let email = input.email.trim();
+    if !email.contains('@') || email.len() > 254 {
+        return Err(ApiError::invalid(format!(
+            "email: '{email}' is not an email address"
+        )));
+    }
+    for g in &input.group_ids {
+        db.get_group(org, *g)
+            .await?
+            .ok_or_else(|| ApiError::invalid(format!("group_ids: group {g} does not exist")))?;
+    }
+    let (admin, token) = match db.create_admin(org, email, role, &input.group_ids).await {
+        Ok(created) => created,
+        Err(e @ DbError::Sqlx(_)) if e.is_unique_violation() => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "admin_exists",
+                format!("'{email}' is an administrator already"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut body = serde_json::to_value(&admin).map_err(ApiError::internal)?;
+    body["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Settings>> {
+    Ok(Json(state.ctx.db.settings(caller.0.org_id).await?))
+}
+
+/// A partial settings document: what is present changes, the rest stays.
+async fn update_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(patch): Json<Value>,
+) -> ApiResult<Json<Settings>> {
+    caller.require_master()?;
+    let db = &state.ctx.db;
+    let current = db.settings(caller.0.org_id).await?;
+    let mut merged = serde_json::to_value(&current).map_err(ApiError::internal)?;
+    merge(&mut merged, patch);
+    let settings: Settings =
+        serde_json::from_value(merged).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let p = &settings.password_policy;
+    if !(1..=1024).contains(&p.min_length) || !(0..=4).contains(&p.min_strength) {
+        return Err(ApiError::invalid(
+            "password_policy: min_length 1-1024, min_strength 0-4",
+        ));
+    }
+    if settings.max_rows_per_file < 1
+        || [
+            settings.licenses.standard_seats,
+            settings.licenses.mobile_seats,
+        ]
+        .iter()
+        .flatten()
+        .any(|s| *s < 0)
+    {
+        return Err(ApiError::invalid(
+            "max_rows_per_file must be positive and seats not negative",
+        ));
+    }
+    db.save_settings(caller.0.org_id, &settings).await?;
+    Ok(Json(settings))
+}
+
+fn merge(into: &mut Value, patch: Value) {
+    match (into, patch) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(slot) if v.is_object() => merge(slot, v),
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+async fn get_licenses(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let db = &state.ctx.db;
+    let settings = db.settings(caller.0.org_id).await?;
+    let (standard, mobile) = db.licenses_used(caller.0.org_id).await?;
+    Ok(Json(json!({
+        "standard": {"seats": settings.licenses.standard_seats, "used": standard},
+        "mobile": {"seats": settings.licenses.mobile_seats, "used": mobile},
+    })))
+}

@@ -1,0 +1,419 @@
+//! `/v1/imports`: start an import, poll it, read its rows, download its result, cancel it.
+
+use super::upload::{Spooled, spool};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use roster_shared::db::{ImportRecord, NewImport, RowOutcome};
+use roster_shared::model::{FieldError, ImportId, OnExisting, RowStatus};
+use roster_shared::queue::Job;
+use roster_shared::storage::StorageKey;
+use roster_shared::time::rfc3339;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/imports",
+            post(create_import)
+                .layer(DefaultBodyLimit::disable())
+                .get(list_imports),
+        )
+        .route("/v1/imports/{id}", get(get_import))
+        .route("/v1/imports/{id}/rows", get(list_rows))
+        .route("/v1/imports/{id}/result.xlsx", get(get_result))
+        .route("/v1/imports/{id}/cancel", post(cancel_import))
+}
+
+/// The import resource (API.md).
+#[derive(Debug, Serialize)]
+pub struct ImportOut {
+    id: String,
+    status: &'static str,
+    file_name: String,
+    format: &'static str,
+    group_id: Option<i64>,
+    dry_run: bool,
+    on_existing: &'static str,
+    total_rows: Option<i64>,
+    processed_rows: i64,
+    succeeded_rows: i64,
+    failed_rows: i64,
+    counts: Value,
+    created_at: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    error: Option<Value>,
+    result_url: Option<String>,
+}
+
+impl From<&ImportRecord> for ImportOut {
+    fn from(i: &ImportRecord) -> Self {
+        let c = i.counts;
+        Self {
+            id: i.id.to_string(),
+            status: i.status.as_str(),
+            file_name: i.file_name.clone(),
+            format: i.format.as_str(),
+            group_id: i.group_id,
+            dry_run: i.dry_run,
+            on_existing: i.on_existing.as_str(),
+            total_rows: i.total_rows,
+            processed_rows: c.processed(),
+            succeeded_rows: c.created + c.updated + c.skipped + c.valid,
+            failed_rows: c.failed,
+            counts: json!({"created": c.created, "updated": c.updated, "skipped": c.skipped,
+                           "valid": c.valid, "failed": c.failed, "not_processed": c.not_processed}),
+            created_at: rfc3339(i.created_at),
+            started_at: i.started_at.map(rfc3339),
+            finished_at: i.finished_at.map(rfc3339),
+            error: i
+                .error
+                .as_ref()
+                .map(|(code, message)| json!({"code": code, "message": message})),
+            result_url: i
+                .has_result
+                .then(|| format!("/v1/imports/{}/result.xlsx", i.id)),
+        }
+    }
+}
+
+/// Options of a new import, from the query string or form fields.
+#[derive(Debug, Default, Deserialize)]
+pub struct ImportOptions {
+    file_name: Option<String>,
+    group_id: Option<String>,
+    dry_run: Option<String>,
+    on_existing: Option<String>,
+}
+
+impl ImportOptions {
+    fn set(&mut self, name: &str, value: String) {
+        match name {
+            "file_name" => self.file_name = Some(value),
+            "group_id" => self.group_id = Some(value),
+            "dry_run" => self.dry_run = Some(value),
+            "on_existing" => self.on_existing = Some(value),
+            _ => {}
+        }
+    }
+}
+
+async fn create_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(mut options): Query<ImportOptions>,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    let ctx = &state.ctx;
+    let limit = ctx.config.max_upload_bytes;
+    std::fs::create_dir_all(&ctx.scratch).map_err(ApiError::internal)?;
+    let dir = tempfile::tempdir_in(&ctx.scratch).map_err(ApiError::internal)?;
+    let is_multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+
+    let spooled: Spooled = if is_multipart {
+        let mut multipart =
+            <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
+                .await
+                .map_err(|e| ApiError::invalid(e.body_text()))?;
+        let mut spooled = None;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| ApiError::invalid(e.body_text()))?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "file" {
+                if options.file_name.is_none() {
+                    options.file_name = field.file_name().map(str::to_owned);
+                }
+                spooled = Some(spool(field, dir.path(), limit).await?);
+            } else {
+                let value = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::invalid(e.body_text()))?;
+                options.set(&name, value);
+            }
+        }
+        spooled.ok_or_else(|| ApiError::invalid("the form has no 'file' part"))?
+    } else {
+        spool(request.into_body().into_data_stream(), dir.path(), limit).await?
+    };
+
+    let org = caller.0.org_id;
+    let group_id = match options
+        .group_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+    {
+        None => None,
+        Some(text) => {
+            let id: i64 = text.parse().map_err(|_| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_group",
+                    format!("group '{text}' does not exist"),
+                )
+            })?;
+            if ctx.db.get_group(org, id).await?.is_none() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_group",
+                    format!("group {id} does not exist"),
+                ));
+            }
+            if !ctx.db.scope(&caller.0).await?.allows(id) {
+                return Err(ApiError::forbidden(format!(
+                    "you may not add technicians to group {id}"
+                )));
+            }
+            Some(id)
+        }
+    };
+    let dry_run = match options.dry_run.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(v) => roster_shared::validate::parse_bool(v)
+            .ok_or_else(|| ApiError::invalid(format!("dry_run: '{v}' is not true or false")))?,
+    };
+    let on_existing = match options.on_existing.as_deref().map(str::trim) {
+        None | Some("") => OnExisting::Fail,
+        Some(v) => OnExisting::parse(v).ok_or_else(|| {
+            ApiError::invalid(format!("on_existing: '{v}' is not fail, skip or update"))
+        })?,
+    };
+    let file_name = options
+        .file_name
+        .map(|n| {
+            n.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(255)
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("upload.{}", spooled.format.as_str()));
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(200).collect::<String>());
+
+    let id = ImportId::new();
+    let key = StorageKey::Upload { import: id.clone() };
+    ctx.store.put_file(&key, &spooled.path).await?;
+    let new = NewImport {
+        id: id.clone(),
+        org_id: org,
+        admin_id: caller.0.id,
+        file_name,
+        format: spooled.format,
+        group_id,
+        dry_run,
+        on_existing,
+        upload_bytes: spooled.bytes as i64,
+        idempotency_key,
+    };
+    let (import, created) = match ctx.db.create_import(&new).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            // Registering failed: the stored upload would be an orphan holding passwords.
+            let _ = ctx.store.delete(&key).await;
+            return Err(e.into());
+        }
+    };
+    if !created {
+        let _ = ctx.store.delete(&key).await;
+        return Ok((StatusCode::OK, Json(ImportOut::from(&import))).into_response());
+    }
+    tracing::info!(import.id = %id, format = spooled.format.as_str(), bytes = spooled.bytes, "import accepted");
+    if let Err(e) = ctx.queue.enqueue(Job::PlanImport { import_id: id }).await {
+        // The import is registered: the reconciler will send it again.
+        tracing::warn!(error = %e, "could not enqueue the plan; the reconciler will");
+    }
+    Ok((StatusCode::ACCEPTED, Json(ImportOut::from(&import))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    limit: Option<i64>,
+    after: Option<String>,
+    status: Option<String>,
+}
+
+fn limit(page: &Page) -> i64 {
+    page.limit.unwrap_or(100).clamp(1, 1000)
+}
+
+async fn list_imports(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let n = limit(&page);
+    let items = state
+        .ctx
+        .db
+        .list_imports(
+            caller.0.org_id,
+            caller.own_imports(),
+            page.after.as_deref(),
+            n + 1,
+        )
+        .await?;
+    let next = (items.len() as i64 > n).then(|| items[n as usize - 1].id.to_string());
+    let items: Vec<ImportOut> = items.iter().take(n as usize).map(ImportOut::from).collect();
+    Ok(Json(json!({"items": items, "next": next})))
+}
+
+async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ImportRecord> {
+    let id = ImportId::parse(id).ok_or_else(ApiError::not_found)?;
+    state
+        .ctx
+        .db
+        .get_import(caller.0.org_id, &id, caller.own_imports())
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn get_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ImportOut>> {
+    Ok(Json(ImportOut::from(&find(&state, &caller, &id).await?)))
+}
+
+#[derive(Serialize)]
+struct RowOut<'a> {
+    row: i64,
+    email: &'a str,
+    status: &'static str,
+    technician_id: Option<i64>,
+    errors: &'a [FieldError],
+}
+
+async fn list_rows(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    let import = find(&state, &caller, &id).await?;
+    let status = match page.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            RowStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid(format!("status: unknown '{s}'")))?,
+        ),
+    };
+    let after = match page.after.as_deref() {
+        None => 0,
+        Some(a) => a
+            .parse()
+            .map_err(|_| ApiError::invalid("after: not a cursor from this list"))?,
+    };
+    let n = limit(&page);
+    let rows: Vec<RowOutcome> = state
+        .ctx
+        .db
+        .list_rows(&import.id, status, after, n + 1)
+        .await?;
+    let next = (rows.len() as i64 > n).then(|| rows[n as usize - 1].row.to_string());
+    let items: Vec<RowOut> = rows
+        .iter()
+        .take(n as usize)
+        .map(|r| RowOut {
+            row: r.row,
+            email: &r.email,
+            status: r.status.as_str(),
+            technician_id: r.technician_id,
+            errors: &r.errors,
+        })
+        .collect();
+    Ok(Json(json!({"items": items, "next": next})))
+}
+
+async fn get_result(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let import = find(&state, &caller, &id).await?;
+    if !import.has_result {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            format!(
+                "the import is {}; its result exists once it has finished",
+                import.status.as_str()
+            ),
+        ));
+    }
+    let key = StorageKey::Result {
+        import: import.id.clone(),
+    };
+    let (size, reader) = state.ctx.store.open(&key).await?;
+    let stem: String = import
+        .file_name
+        .rsplit_once('.')
+        .map_or(import.file_name.as_str(), |(stem, _)| stem)
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    Ok((
+        [
+            (header::CONTENT_TYPE, key.content_type().to_owned()),
+            (header::CONTENT_LENGTH, size.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{stem}-result.xlsx\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn cancel_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let import = find(&state, &caller, &id).await?;
+    if import.status.is_finished() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_finished",
+            format!("the import is {} already", import.status.as_str()),
+        ));
+    }
+    state
+        .ctx
+        .db
+        .request_cancel(caller.0.org_id, &import.id)
+        .await?;
+    state
+        .ctx
+        .queue
+        .enqueue(Job::FinalizeImport {
+            import_id: import.id.clone(),
+        })
+        .await
+        .ok();
+    let import = find(&state, &caller, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(ImportOut::from(&import))).into_response())
+}

@@ -1,0 +1,478 @@
+//! The directory: organizations, administrators and their scopes, technician
+//! groups, technicians and settings. Every query is scoped by organization.
+
+use super::{Db, DbResult, flag, list_placeholders};
+use crate::model::{AdminId, GroupId, OrgId};
+use crate::time::now_ms;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, Row};
+use std::collections::{HashMap, HashSet};
+
+/// An administrator's role, as in Rescue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// May act on every group of the organization.
+    Master,
+    /// May act on its assigned groups and their sub-groups.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "master" => Some(Role::Master),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An authenticated administrator.
+#[derive(Debug, Clone, Serialize)]
+pub struct Admin {
+    pub id: AdminId,
+    #[serde(skip)]
+    pub org_id: OrgId,
+    pub email: String,
+    pub role: Role,
+    pub group_ids: Vec<GroupId>,
+}
+
+/// A technician group.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub parent_id: Option<GroupId>,
+}
+
+/// The groups an administrator may act on.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    All,
+    Groups(HashSet<GroupId>),
+}
+
+impl Scope {
+    pub fn allows(&self, group: GroupId) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Groups(set) => set.contains(&group),
+        }
+    }
+}
+
+/// The organization's settings (API.md, "settings").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    pub password_policy: PasswordPolicy,
+    pub force_password_change: bool,
+    pub licenses: LicenseSeats,
+    pub max_rows_per_file: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PasswordPolicy {
+    pub min_length: i64,
+    pub min_strength: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LicenseSeats {
+    pub standard_seats: Option<i64>,
+    pub mobile_seats: Option<i64>,
+}
+
+/// A technician as the API shows it (the password hash never leaves the database).
+#[derive(Debug, Clone, Serialize)]
+pub struct Technician {
+    pub id: i64,
+    pub name: String,
+    pub nickname: Option<String>,
+    pub email: String,
+    pub sso_id: Option<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub standard_license: bool,
+    pub mobile_license: bool,
+    pub group_id: GroupId,
+    pub must_change_password: bool,
+    pub import_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// SHA-256 of a bearer token, hex: what the database keeps instead of the token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token: 256 bits, hex, with a recognizable prefix.
+pub fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("rst_{}", hex::encode(bytes))
+}
+
+impl Db {
+    /// The organization named `name`, created (with default settings) if absent.
+    pub async fn ensure_org(&self, name: &str) -> DbResult<OrgId> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO organizations (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO settings (org_id) VALUES ($1) ON CONFLICT (org_id) DO NOTHING")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Creates an administrator; returns it and its token (shown once, stored as a hash).
+    pub async fn create_admin(
+        &self,
+        org: OrgId,
+        email: &str,
+        role: Role,
+        group_ids: &[GroupId],
+    ) -> DbResult<(Admin, String)> {
+        let token = new_token();
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO admins (org_id, email, email_key, role, token_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(org)
+        .bind(email)
+        .bind(email.trim().to_lowercase())
+        .bind(role.as_str())
+        .bind(token_hash(&token))
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        for group in group_ids {
+            sqlx::query("INSERT INTO admin_groups (admin_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(group)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let admin = Admin {
+            id,
+            org_id: org,
+            email: email.to_owned(),
+            role,
+            group_ids: group_ids.to_vec(),
+        };
+        Ok((admin, token))
+    }
+
+    /// The administrator a bearer token belongs to.
+    pub async fn admin_by_token(&self, token: &str) -> DbResult<Option<Admin>> {
+        let hash = token_hash(token);
+        let Some(row) = sqlx::query(
+            "SELECT id, org_id, email, role, token_hash FROM admins WHERE token_hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        // The lookup is by hash already; compare again in constant time so that no
+        // code path ever compares secrets with an early exit.
+        let stored: String = row.try_get("token_hash")?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            stored.as_bytes(),
+            hash.as_bytes(),
+        )) {
+            return Ok(None);
+        }
+        let id: i64 = row.try_get("id")?;
+        let group_ids = sqlx::query_scalar(
+            "SELECT group_id FROM admin_groups WHERE admin_id = $1 ORDER BY group_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let role: String = row.try_get("role")?;
+        Ok(Some(Admin {
+            id,
+            org_id: row.try_get("org_id")?,
+            email: row.try_get("email")?,
+            role: Role::parse(&role).unwrap_or(Role::Admin),
+            group_ids,
+        }))
+    }
+
+    /// An administrator of `org` by id.
+    pub async fn admin(&self, org: OrgId, id: AdminId) -> DbResult<Option<Admin>> {
+        let Some(row) =
+            sqlx::query("SELECT id, org_id, email, role FROM admins WHERE org_id = $1 AND id = $2")
+                .bind(org)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let group_ids = sqlx::query_scalar(
+            "SELECT group_id FROM admin_groups WHERE admin_id = $1 ORDER BY group_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let role: String = row.try_get("role")?;
+        Ok(Some(Admin {
+            id,
+            org_id: row.try_get("org_id")?,
+            email: row.try_get("email")?,
+            role: Role::parse(&role).unwrap_or(Role::Admin),
+            group_ids,
+        }))
+    }
+
+    /// The groups `admin` may act on: all for a master, else its groups and their descendants.
+    pub async fn scope(&self, admin: &Admin) -> DbResult<Scope> {
+        if admin.role == Role::Master {
+            return Ok(Scope::All);
+        }
+        let groups = self.list_groups(admin.org_id).await?;
+        let mut children: HashMap<GroupId, Vec<GroupId>> = HashMap::new();
+        for g in &groups {
+            if let Some(parent) = g.parent_id {
+                children.entry(parent).or_default().push(g.id);
+            }
+        }
+        let mut scope: HashSet<GroupId> = HashSet::new();
+        let mut stack: Vec<GroupId> = admin.group_ids.clone();
+        while let Some(id) = stack.pop() {
+            if scope.insert(id) {
+                stack.extend(children.get(&id).into_iter().flatten());
+            }
+        }
+        Ok(Scope::Groups(scope))
+    }
+
+    pub async fn create_group(
+        &self,
+        org: OrgId,
+        name: &str,
+        parent: Option<GroupId>,
+    ) -> DbResult<Group> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO technician_groups (org_id, name, parent_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(org)
+        .bind(name)
+        .bind(parent)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Group {
+            id,
+            name: name.to_owned(),
+            parent_id: parent,
+        })
+    }
+
+    pub async fn list_groups(&self, org: OrgId) -> DbResult<Vec<Group>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, parent_id FROM technician_groups WHERE org_id = $1 ORDER BY id",
+        )
+        .bind(org)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn get_group(&self, org: OrgId, id: GroupId) -> DbResult<Option<Group>> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, parent_id FROM technician_groups WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Renames and/or moves a group. The caller has checked that the new parent
+    /// exists in the organization and is not the group itself or one of its descendants.
+    pub async fn update_group(
+        &self,
+        org: OrgId,
+        id: GroupId,
+        name: Option<&str>,
+        parent: Option<Option<GroupId>>,
+    ) -> DbResult<Option<Group>> {
+        if let Some(name) = name {
+            sqlx::query("UPDATE technician_groups SET name = $1 WHERE org_id = $2 AND id = $3")
+                .bind(name)
+                .bind(org)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        if let Some(parent) = parent {
+            sqlx::query(
+                "UPDATE technician_groups SET parent_id = $1 WHERE org_id = $2 AND id = $3",
+            )
+            .bind(parent)
+            .bind(org)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        }
+        self.get_group(org, id).await
+    }
+
+    pub async fn settings(&self, org: OrgId) -> DbResult<Settings> {
+        let row = sqlx::query(
+            "SELECT min_password_length, min_password_strength, force_password_change, \
+             standard_seats, mobile_seats, max_rows_per_file FROM settings WHERE org_id = $1",
+        )
+        .bind(org)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Settings {
+            password_policy: PasswordPolicy {
+                min_length: row.try_get(0)?,
+                min_strength: row.try_get(1)?,
+            },
+            force_password_change: flag(row.try_get(2)?),
+            licenses: LicenseSeats {
+                standard_seats: row.try_get(3)?,
+                mobile_seats: row.try_get(4)?,
+            },
+            max_rows_per_file: row.try_get(5)?,
+        })
+    }
+
+    pub async fn save_settings(&self, org: OrgId, s: &Settings) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE settings SET min_password_length = $1, min_password_strength = $2, \
+             force_password_change = $3, standard_seats = $4, mobile_seats = $5, max_rows_per_file = $6 \
+             WHERE org_id = $7",
+        )
+        .bind(s.password_policy.min_length)
+        .bind(s.password_policy.min_strength)
+        .bind(i64::from(s.force_password_change))
+        .bind(s.licenses.standard_seats)
+        .bind(s.licenses.mobile_seats)
+        .bind(s.max_rows_per_file)
+        .bind(org)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Seats in use: (standard, mobile). A disabled technician holds no mobile seat, as in Rescue.
+    pub async fn licenses_used(&self, org: OrgId) -> DbResult<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
+             FROM technicians WHERE org_id = $1",
+        )
+        .bind(org)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Technicians of `org`, filtered, by id, after the cursor `after`.
+    pub async fn list_technicians(
+        &self,
+        org: OrgId,
+        group_ids: Option<&[GroupId]>,
+        email: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> DbResult<Vec<Technician>> {
+        let mut sql =
+            format!("SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id > $2");
+        let mut next = 3;
+        if email.is_some() {
+            sql.push_str(&format!(" AND email_key = ${next}"));
+            next += 1;
+        }
+        if let Some(groups) = group_ids {
+            if groups.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(&format!(
+                " AND group_id IN ({})",
+                list_placeholders(next, groups.len())
+            ));
+            next += groups.len();
+        }
+        sql.push_str(&format!(" ORDER BY id LIMIT ${next}"));
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(org).bind(after);
+        if let Some(email) = email {
+            query = query.bind(email.trim().to_lowercase());
+        }
+        for g in group_ids.unwrap_or_default() {
+            query = query.bind(*g);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(technician_from_row).collect()
+    }
+
+    pub async fn get_technician(&self, org: OrgId, id: i64) -> DbResult<Option<Technician>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
+        )))
+        .bind(org)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(technician_from_row).transpose()
+    }
+
+    /// Every group id of the organization (for per-row "group exists" checks).
+    pub async fn group_ids(&self, org: OrgId) -> DbResult<HashSet<GroupId>> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM technician_groups WHERE org_id = $1")
+                .bind(org)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(ids.into_iter().collect())
+    }
+}
+
+const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id, description, enabled, standard_license, \
+     mobile_license, group_id, must_change_password, import_id, created_at, updated_at";
+
+fn technician_from_row(row: &sqlx::any::AnyRow) -> DbResult<Technician> {
+    Ok(Technician {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        nickname: row.try_get("nickname")?,
+        email: row.try_get("email")?,
+        sso_id: row.try_get("sso_id")?,
+        description: row.try_get("description")?,
+        enabled: flag(row.try_get("enabled")?),
+        standard_license: flag(row.try_get("standard_license")?),
+        mobile_license: flag(row.try_get("mobile_license")?),
+        group_id: row.try_get("group_id")?,
+        must_change_password: flag(row.try_get("must_change_password")?),
+        import_id: row.try_get("import_id")?,
+        created_at: crate::time::rfc3339(row.try_get("created_at")?),
+        updated_at: crate::time::rfc3339(row.try_get("updated_at")?),
+    })
+}

@@ -1,0 +1,198 @@
+//! The database: the directory (organizations, administrators, groups,
+//! technicians, settings) and the import state (imports, chunks, row outcomes).
+//!
+//! One set of queries serves PostgreSQL (cluster) and SQLite (embedded default)
+//! through sqlx's `Any` driver: `$N` placeholders, epoch-millisecond times, 0/1
+//! flags and UUID text ids work alike on both. Every directory query takes the
+//! organization id: tenancy is part of each `WHERE`, not a filter applied later.
+
+mod directory;
+mod imports;
+
+pub use directory::*;
+pub use imports::*;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Connection};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+/// A connection pool and the engine behind it.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub engine: Engine,
+}
+
+/// A database failure: transient ones (connection lost, pool timeout) are worth a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (use postgres:// or sqlite://)")]
+    UnsupportedUrl,
+}
+
+impl DbError {
+    /// True when trying again later may succeed (the server is away, not the query wrong).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Sqlx(e) => {
+                matches!(
+                    e,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                        | sqlx::Error::Protocol(_)
+                ) || e.as_database_error().is_some_and(|d| {
+                    // 57P01 admin_shutdown (terminated connection), 40001/40P01 serialization or
+                    // deadlock, 53300 too many connections, SQLite 5/6 busy/locked.
+                    matches!(
+                        d.code().as_deref(),
+                        Some("57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300" | "5" | "6")
+                    )
+                })
+            }
+            _ => false,
+        }
+    }
+
+    /// True when the error is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()))
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+impl Db {
+    /// Connects a pool to `url` (`postgres://...` or `sqlite://...`).
+    pub async fn connect(url: &str, max_connections: u32) -> DbResult<Self> {
+        install_default_drivers();
+        let engine = engine_of(url)?;
+        let options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            .max_lifetime(Duration::from_secs(30 * 60));
+        let pool = match engine {
+            Engine::Postgres => {
+                options
+                    .max_connections(max_connections)
+                    .connect(url)
+                    .await?
+            }
+            // SQLite has one writer: one connection serializes every transaction and
+            // avoids lock upgrades between connections.
+            Engine::Sqlite => {
+                options
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout = 10000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+        };
+        Ok(Self { pool, engine })
+    }
+
+    /// Applies the migrations of `url`'s engine (creating the SQLite file if needed).
+    pub async fn migrate(url: &str) -> DbResult<()> {
+        match engine_of(url)? {
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await?;
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&mut conn)
+                    .await?;
+            }
+            Engine::Sqlite => {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+                let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+                sqlx::migrate!("../migrations/sqlite")
+                    .run(&mut conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one statement built at run time (administration and test set-up only;
+    /// never with user input).
+    pub async fn execute_raw(&self, sql: String) -> DbResult<u64> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn engine_of(url: &str) -> DbResult<Engine> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Engine::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Engine::Sqlite)
+    } else {
+        Err(DbError::UnsupportedUrl)
+    }
+}
+
+/// Builds `($1, $2, ...), ($k, ...)` for a multi-row `VALUES` with `rows` rows of `cols` columns.
+pub(crate) fn values_placeholders(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Builds `$first, $first+1, ...` for an `IN (...)` list of `n` values.
+pub(crate) fn list_placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A 0/1 flag column as a bool.
+pub(crate) fn flag(v: i64) -> bool {
+    v != 0
+}

@@ -1,0 +1,159 @@
+//! Recognising the header row (API.md, "Import files"): the full layout's ten
+//! columns or the short layout's three, in order, compared ignoring case,
+//! surrounding spaces, a byte-order mark and empty trailing cells. Anything
+//! else is `bad_header`, naming the first column that differs.
+
+use super::row::clip;
+use crate::model::{FULL_COLUMNS, FileError, Layout, SHORT_COLUMNS};
+
+/// Header cells longer than this are cut (no layout has a column name near it).
+const MAX_HEADER_CELL_CHARS: usize = 1_024;
+/// How much of a wrong header cell a message quotes.
+const QUOTED_CHARS: usize = 60;
+
+/// The header cells as written: trimmed, each capped, trailing empty cells dropped.
+pub(super) fn clean<'a>(cells: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut cleaned: Vec<String> = cells
+        .into_iter()
+        .map(|cell| clip(cell, MAX_HEADER_CELL_CHARS).0.to_owned())
+        .collect();
+    while cleaned.last().is_some_and(String::is_empty) {
+        cleaned.pop();
+    }
+    cleaned
+}
+
+/// The layout `header` (as [`clean`] returns it) carries, or `bad_header`.
+pub(super) fn recognize(header: &[String]) -> Result<Layout, FileError> {
+    for layout in [Layout::Full, Layout::Short] {
+        if header.len() == layout.columns().len() && matching_prefix(header, layout) == header.len()
+        {
+            return Ok(layout);
+        }
+    }
+    // Compare with the layout the file seems to aim at: the one whose first
+    // columns it matches further, else the one closer in width.
+    let full = matching_prefix(header, Layout::Full);
+    let short = matching_prefix(header, Layout::Short);
+    let aimed = if short > full || (short == full && header.len() <= SHORT_COLUMNS.len()) {
+        Layout::Short
+    } else {
+        Layout::Full
+    };
+    Err(FileError::BadHeader(first_difference(header, aimed)))
+}
+
+fn same(cell: &str, column: &str) -> bool {
+    cell.eq_ignore_ascii_case(column)
+}
+
+fn matching_prefix(header: &[String], layout: Layout) -> usize {
+    header
+        .iter()
+        .zip(layout.columns())
+        .take_while(|(cell, column)| same(cell, column))
+        .count()
+}
+
+fn first_difference(header: &[String], layout: Layout) -> String {
+    let columns = layout.columns();
+    let at = matching_prefix(header, layout);
+    let number = at + 1;
+    match (columns.get(at), header.get(at)) {
+        (Some(expected), Some(found)) => {
+            format!(
+                "column {number}: expected '{expected}', found {}",
+                quote(found)
+            )
+        }
+        (Some(expected), None) => format!("column {number}: expected '{expected}', found nothing"),
+        (None, _) => {
+            // Past the layout's end: name the first cell that is not empty.
+            let (index, found) = header
+                .iter()
+                .enumerate()
+                .skip(at)
+                .find(|(_, cell)| !cell.is_empty())
+                .map_or((at, ""), |(index, cell)| (index, cell.as_str()));
+            extra_column(index, found, layout)
+        }
+    }
+}
+
+/// The message for a non-empty header cell at 0-based `index`, past the layout's columns.
+pub(super) fn extra_column(index: usize, found: &str, layout: Layout) -> String {
+    format!(
+        "column {}: expected no more columns (the {} layout has {}), found {}",
+        index.saturating_add(1),
+        layout.as_str(),
+        layout.columns().len(),
+        quote(found)
+    )
+}
+
+fn quote(cell: &str) -> String {
+    if cell.is_empty() {
+        return "nothing".to_owned();
+    }
+    let (shown, cut) = clip(cell, QUOTED_CHARS);
+    if cut {
+        format!("'{shown}...'")
+    } else {
+        format!("'{shown}'")
+    }
+}
+
+/// The full layout's header, which JSON files imply.
+pub(super) fn full_columns() -> Vec<String> {
+    FULL_COLUMNS.iter().map(|&c| c.to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(cells: &[&str]) -> Result<Layout, FileError> {
+        recognize(&clean(cells.iter().copied()))
+    }
+
+    fn message(cells: &[&str]) -> String {
+        match check(cells) {
+            Err(FileError::BadHeader(message)) => message,
+            other => panic!("expected bad_header, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn both_layouts_are_recognised_loosely() {
+        let mut full: Vec<&str> = FULL_COLUMNS.to_vec();
+        assert_eq!(check(&full), Ok(Layout::Full));
+        full[0] = "\u{feff} NAME ";
+        full.extend(["", "  "]);
+        assert_eq!(check(&full), Ok(Layout::Full));
+        assert_eq!(check(&["name", "Email ", " password"]), Ok(Layout::Short));
+    }
+
+    #[test]
+    fn a_bad_header_names_the_first_column_that_differs() {
+        let mut full: Vec<&str> = FULL_COLUMNS.to_vec();
+        full[2] = "E-mail";
+        assert_eq!(message(&full), "column 3: expected 'Email', found 'E-mail'");
+        assert_eq!(
+            message(&FULL_COLUMNS[..3]),
+            "column 4: expected 'Single Sign-On ID', found nothing"
+        );
+        assert_eq!(
+            message(&["Name", "E-mail", "Password"]),
+            "column 2: expected 'Email', found 'E-mail'"
+        );
+        assert_eq!(
+            message(&["Name", "Email", "Password", "", "Notes"]),
+            "column 5: expected no more columns (the short layout has 3), found 'Notes'"
+        );
+        assert_eq!(
+            message(&["Name", "", "Email"]),
+            "column 2: expected 'Email', found nothing"
+        );
+        assert_eq!(message(&[]), "column 1: expected 'Name', found nothing");
+    }
+}

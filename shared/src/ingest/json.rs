@@ -1,0 +1,328 @@
+//! The JSON reader: an array of objects, or an object whose `technicians`
+//! member is that array (its other members are ignored, whatever they hold).
+//!
+//! It streams: the top-level structure is walked byte by byte, each element's
+//! bytes are cut out (at most [`MAX_ELEMENT_BYTES`]) and only that element is
+//! parsed with serde_json. Keys are the full layout's column names or their
+//! snake_case forms, both compared ignoring case and surrounding spaces.
+//! Values may be strings, numbers, booleans (`Yes`/`No`) or null (empty); an
+//! unknown key or a nested value is a row error, broken JSON a file error.
+
+use super::row::{Draft, clip};
+use super::text::Utf8Text;
+use super::unreadable;
+use crate::model::{FULL_COLUMNS, FULL_KEYS, FieldError, FileError, Layout, Record};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// The largest technician (one array element) accepted.
+const MAX_ELEMENT_BYTES: usize = 4 * 1024 * 1024;
+/// The longest member name accepted in the top-level object.
+const MAX_KEY_BYTES: usize = 64 * 1024;
+
+type Source = BufReader<Utf8Text<File>>;
+
+/// The records of a JSON file.
+pub(super) struct JsonRows {
+    src: Source,
+    /// Inside `{"technicians": [...]}` rather than a bare array.
+    wrapped: bool,
+    /// Elements read so far; element `n` (1-based) is row `n + 1`.
+    elements: u32,
+    element: Vec<u8>,
+}
+
+/// Opens a JSON file and steps into its array of technicians.
+pub(super) fn open(path: &Path) -> Result<JsonRows, FileError> {
+    let file = File::open(path).map_err(|e| unreadable(&e))?;
+    let text = Utf8Text::new(file).map_err(|e| unreadable(&e))?;
+    let mut src = BufReader::with_capacity(64 * 1024, text);
+    let wrapped = match skip_ws(&mut src)? {
+        None => return Err(FileError::EmptyFile("the file is empty".into())),
+        Some(b'[') => false,
+        Some(b'{') => {
+            src.consume(1);
+            enter_technicians(&mut src)?;
+            true
+        }
+        Some(_) => return Err(not_technicians()),
+    };
+    src.consume(1); // the array's `[`
+    if skip_ws(&mut src)? == Some(b']') {
+        return Err(FileError::EmptyFile("the file holds no technicians".into()));
+    }
+    Ok(JsonRows {
+        src,
+        wrapped,
+        elements: 0,
+        element: Vec::new(),
+    })
+}
+
+impl JsonRows {
+    /// The next element that is not empty, or `None` after the array's end.
+    fn next_record(&mut self) -> Result<Option<Record>, FileError> {
+        loop {
+            let next = skip_ws(&mut self.src)?;
+            if self.elements > 0 && next == Some(b',') {
+                self.src.consume(1);
+                skip_ws(&mut self.src)?;
+            } else if next == Some(b']') {
+                self.src.consume(1);
+                self.finish_document()?;
+                return Ok(None);
+            } else if self.elements > 0 {
+                return Err(broken("expected ',' or ']' after a technician"));
+            }
+            self.elements = self.elements.saturating_add(1);
+            let row = self.elements.saturating_add(1);
+            let at_row = |e: FileError| FileError::Unreadable(format!("row {row}: {e}"));
+            self.element.clear();
+            scan_value(&mut self.src, Some((&mut self.element, MAX_ELEMENT_BYTES)))
+                .map_err(at_row)?;
+            let value: Value =
+                serde_json::from_slice(&self.element).map_err(|e| at_row(broken(e)))?;
+            match value {
+                Value::Object(map) => match record(&map, row) {
+                    Some(record) => return Ok(Some(record)),
+                    None => continue,
+                },
+                Value::Null => continue,
+                other => {
+                    let kind = kind(&other).unwrap_or("text");
+                    return Err(at_row(broken(format!(
+                        "a technician must be an object, not {kind}"
+                    ))));
+                }
+            }
+        }
+    }
+
+    /// After the array: the rest of the wrapping object, then nothing but spaces.
+    fn finish_document(&mut self) -> Result<(), FileError> {
+        if self.wrapped {
+            while next_member(&mut self.src, false)?.is_some() {
+                scan_value(&mut self.src, None)?;
+            }
+        }
+        match skip_ws(&mut self.src)? {
+            None => Ok(()),
+            Some(_) => Err(broken("unexpected data after the technicians")),
+        }
+    }
+}
+
+impl Iterator for JsonRows {
+    type Item = Result<Record, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_record().transpose()
+    }
+}
+
+/// One object's record; `None` when it holds nothing.
+fn record(map: &Map<String, Value>, row: u32) -> Option<Record> {
+    let mut draft = Draft::new(Layout::Full);
+    for (key, value) in map {
+        let Some(index) = column_index(key) else {
+            let (name, _) = clip(key, 64);
+            let field = if name.is_empty() { "\"\"" } else { name };
+            draft.error(FieldError::new(
+                field,
+                "unknown_field",
+                "is not a column of the full layout",
+            ));
+            continue;
+        };
+        match text(value) {
+            Ok(text) => draft.set(index, &text),
+            Err(kind) => draft.error(FieldError::new(
+                FULL_COLUMNS[index],
+                "invalid_value",
+                format!("must be text, a number or true/false, not {kind}"),
+            )),
+        }
+    }
+    draft.finish(row)
+}
+
+fn column_index(key: &str) -> Option<usize> {
+    let key = key.trim();
+    FULL_COLUMNS
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(key))
+        .or_else(|| FULL_KEYS.iter().position(|k| k.eq_ignore_ascii_case(key)))
+}
+
+/// A scalar as cell text; the kind of value it is otherwise.
+fn text(value: &Value) -> Result<Cow<'_, str>, &'static str> {
+    match value {
+        Value::Null => Ok(Cow::Borrowed("")),
+        Value::Bool(true) => Ok(Cow::Borrowed("Yes")),
+        Value::Bool(false) => Ok(Cow::Borrowed("No")),
+        Value::String(s) => Ok(Cow::Borrowed(s)),
+        Value::Number(n) => Ok(Cow::Owned(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            // Display prints an integer-valued float without `.0`, others shortest.
+            (_, _, Some(f)) => f.to_string(),
+            _ => n.to_string(),
+        })),
+        Value::Array(_) | Value::Object(_) => Err(kind(value).unwrap_or("a nested value")),
+    }
+}
+
+fn kind(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::Array(_) => Some("a list"),
+        Value::Object(_) => Some("an object"),
+        Value::Number(_) => Some("a number"),
+        Value::Bool(_) => Some("true/false"),
+        _ => None,
+    }
+}
+
+fn not_technicians() -> FileError {
+    FileError::Unreadable(
+        "a JSON file must hold an array of technicians, or an object with a \"technicians\" array"
+            .into(),
+    )
+}
+
+fn broken(detail: impl std::fmt::Display) -> FileError {
+    FileError::Unreadable(format!("broken JSON: {detail}"))
+}
+
+/// Skips JSON whitespace; the next byte, not consumed, or `None` at the end.
+fn skip_ws(src: &mut Source) -> Result<Option<u8>, FileError> {
+    loop {
+        let buf = src.fill_buf().map_err(|e| unreadable(&e))?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let spaces = buf
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+        let next = buf.get(spaces).copied();
+        src.consume(spaces);
+        if next.is_some() {
+            return Ok(next);
+        }
+    }
+}
+
+/// Steps from just inside the top-level object into its `technicians` array
+/// (stopping on the `[`), skipping other members.
+fn enter_technicians(src: &mut Source) -> Result<(), FileError> {
+    let mut first = true;
+    while let Some(key) = next_member(src, first)? {
+        first = false;
+        if key.trim().eq_ignore_ascii_case("technicians") {
+            return match skip_ws(src)? {
+                Some(b'[') => Ok(()),
+                _ => Err(not_technicians()),
+            };
+        }
+        scan_value(src, None)?;
+    }
+    Err(not_technicians())
+}
+
+/// The next member's key of an object, leaving the reader at its value; `None`
+/// (the `}` consumed) at the object's end.
+fn next_member(src: &mut Source, first: bool) -> Result<Option<String>, FileError> {
+    let mut next = skip_ws(src)?;
+    if next == Some(b'}') {
+        src.consume(1);
+        return Ok(None);
+    }
+    if !first {
+        if next != Some(b',') {
+            return Err(broken("expected ',' or '}' between members"));
+        }
+        src.consume(1);
+        next = skip_ws(src)?;
+    }
+    if next != Some(b'"') {
+        return Err(broken("expected a member name"));
+    }
+    let mut raw = Vec::new();
+    scan_value(src, Some((&mut raw, MAX_KEY_BYTES)))?;
+    let key: String = serde_json::from_slice(&raw).map_err(broken)?;
+    if skip_ws(src)? != Some(b':') {
+        return Err(broken("expected ':' after a member name"));
+    }
+    src.consume(1);
+    Ok(Some(key))
+}
+
+/// Passes over one JSON value (after optional whitespace) without parsing it,
+/// copying its bytes into `out` (up to a size) when given.
+fn scan_value(src: &mut Source, mut out: Option<(&mut Vec<u8>, usize)>) -> Result<(), FileError> {
+    skip_ws(src)?;
+    let (mut depth, mut in_string, mut escaped, mut len) = (0usize, false, false, 0usize);
+    loop {
+        let buf = src.fill_buf().map_err(|e| unreadable(&e))?;
+        if buf.is_empty() {
+            return match (depth, in_string, len) {
+                (0, false, 1..) => Ok(()),
+                _ => Err(broken("the file ends in the middle of a value")),
+            };
+        }
+        let mut end = None;
+        for (i, &byte) in buf.iter().enumerate() {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => {
+                        in_string = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth > 1 => depth -= 1,
+                b'}' | b']' if depth == 1 => {
+                    end = Some(i + 1);
+                    break;
+                }
+                b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let taken = end.unwrap_or(buf.len());
+        if let Some((out, limit)) = out.as_mut() {
+            out.extend_from_slice(&buf[..taken]);
+            if out.len() > *limit {
+                return Err(FileError::Unreadable(format!(
+                    "a value is larger than {} KiB, far more than a technician needs",
+                    *limit >> 10
+                )));
+            }
+        }
+        len += taken;
+        src.consume(taken);
+        if end.is_some() {
+            return if len == 0 {
+                Err(broken("a value is missing"))
+            } else {
+                Ok(())
+            };
+        }
+    }
+}

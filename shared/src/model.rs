@@ -1,0 +1,315 @@
+//! Domain vocabulary shared by every layer: ids, statuses, layouts, records and
+//! row errors. Nothing here touches I/O.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An import's id (a UUID, kept as its canonical text so both database engines store it alike).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ImportId(pub String);
+
+impl ImportId {
+    /// A new, time-ordered id.
+    pub fn new() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// Parses a client-supplied id; anything but a UUID is `None` (and so answers 404).
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(text)
+            .ok()
+            .map(|u| Self(u.to_string()))
+    }
+}
+
+impl Default for ImportId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for ImportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An organization's id.
+pub type OrgId = i64;
+/// A technician group's id.
+pub type GroupId = i64;
+/// An administrator's id.
+pub type AdminId = i64;
+
+/// The kind of file that was uploaded, told from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Json,
+    Xlsx,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Xlsx => "xlsx",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "xlsx" => Some(Format::Xlsx),
+            _ => None,
+        }
+    }
+}
+
+/// Which header a file carries (API.md, "Import files").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// Rescue's CSV/JSON import: the ten columns of [`FULL_COLUMNS`].
+    Full,
+    /// Rescue Live's agent template: Name, Email, Password.
+    Short,
+}
+
+/// The full layout's columns, in order.
+pub const FULL_COLUMNS: [&str; 10] = [
+    "Name",
+    "Nickname",
+    "Email",
+    "Single Sign-On ID",
+    "Description",
+    "Password",
+    "Enabled",
+    "Standard License",
+    "Mobile License",
+    "Tech Group ID",
+];
+
+/// The snake_case keys JSON files may use instead of the column names, same order.
+pub const FULL_KEYS: [&str; 10] = [
+    "name",
+    "nickname",
+    "email",
+    "sso_id",
+    "description",
+    "password",
+    "enabled",
+    "standard_license",
+    "mobile_license",
+    "tech_group_id",
+];
+
+/// The short layout's columns, in order.
+pub const SHORT_COLUMNS: [&str; 3] = ["Name", "Email", "Password"];
+
+impl Layout {
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Layout::Full => &FULL_COLUMNS,
+            Layout::Short => &SHORT_COLUMNS,
+        }
+    }
+
+    /// Index of the Password column (its cells are blanked in results).
+    pub fn password_index(self) -> usize {
+        match self {
+            Layout::Full => 5,
+            Layout::Short => 2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Full => "full",
+            Layout::Short => "short",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "full" => Some(Layout::Full),
+            "short" => Some(Layout::Short),
+            _ => None,
+        }
+    }
+}
+
+/// One technician record as read from a file: its spreadsheet row number, its
+/// cells in the layout's column order (trimmed; empty string for empty/null), and
+/// problems the reader found that belong to this row (an unknown JSON key, a cell
+/// over 32,767 characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub row: u32,
+    pub cells: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One problem with one field of a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The column name as in [`FULL_COLUMNS`] (or the unknown key).
+    pub field: String,
+    /// A stable machine word: `required`, `too_long`, `invalid_email`, ...
+    pub code: String,
+    /// A sentence a person can act on.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A file-level problem: the whole import fails with this code (API.md).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("{0}")]
+    BadHeader(String),
+    #[error("{0}")]
+    GroupRequired(String),
+    #[error("{0}")]
+    TooManyRows(String),
+    #[error("{0}")]
+    EmptyFile(String),
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+impl FileError {
+    /// The stable code of API.md ("The import resource").
+    pub fn code(&self) -> &'static str {
+        match self {
+            FileError::BadHeader(_) => "bad_header",
+            FileError::GroupRequired(_) => "group_required",
+            FileError::TooManyRows(_) => "too_many_rows",
+            FileError::EmptyFile(_) => "empty_file",
+            FileError::Unreadable(_) => "unreadable_file",
+            FileError::Unsafe(_) => "unsafe_file",
+        }
+    }
+}
+
+/// Where an import is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Queued => "queued",
+            ImportStatus::Running => "running",
+            ImportStatus::Completed => "completed",
+            ImportStatus::Failed => "failed",
+            ImportStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queued" => Some(ImportStatus::Queued),
+            "running" => Some(ImportStatus::Running),
+            "completed" => Some(ImportStatus::Completed),
+            "failed" => Some(ImportStatus::Failed),
+            "cancelled" => Some(ImportStatus::Cancelled),
+            _ => None,
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            ImportStatus::Completed | ImportStatus::Failed | ImportStatus::Cancelled
+        )
+    }
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    Created,
+    Updated,
+    Skipped,
+    Failed,
+    Valid,
+    NotProcessed,
+}
+
+impl RowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Created => "created",
+            RowStatus::Updated => "updated",
+            RowStatus::Skipped => "skipped",
+            RowStatus::Failed => "failed",
+            RowStatus::Valid => "valid",
+            RowStatus::NotProcessed => "not_processed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "created" => Some(RowStatus::Created),
+            "updated" => Some(RowStatus::Updated),
+            "skipped" => Some(RowStatus::Skipped),
+            "failed" => Some(RowStatus::Failed),
+            "valid" => Some(RowStatus::Valid),
+            "not_processed" => Some(RowStatus::NotProcessed),
+            _ => None,
+        }
+    }
+}
+
+/// What a row whose email already exists does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExisting {
+    #[default]
+    Fail,
+    Skip,
+    Update,
+}
+
+impl OnExisting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExisting::Fail => "fail",
+            OnExisting::Skip => "skip",
+            OnExisting::Update => "update",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "fail" => Some(OnExisting::Fail),
+            "skip" => Some(OnExisting::Skip),
+            "update" => Some(OnExisting::Update),
+            _ => None,
+        }
+    }
+}

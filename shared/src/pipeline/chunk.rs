@@ -1,0 +1,300 @@
+//! Chunk: validate one chunk's records against the directory, hash passwords on
+//! the blocking pool, and write technicians and outcomes batch by batch, each
+//! batch in one transaction that also renews (and so proves) the chunk's lease.
+//! Rows that already have an outcome are skipped: a re-run chunk repeats nothing.
+
+use super::hashing::hash_all;
+use super::plan::read_chunk_file;
+use super::{Context, StepError};
+use crate::db::{ImportRecord, Lease, RowOutcome, Scope, TechnicianWrite};
+use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
+use crate::password::Password;
+use crate::queue::Job;
+use crate::storage::StorageKey;
+use crate::validate::{NewTechnician, RowRules};
+use std::collections::{HashMap, HashSet};
+
+/// Rows validated, hashed and written per transaction.
+const BATCH_ROWS: usize = 250;
+
+/// What the directory says about an import, loaded once per chunk.
+struct Directory {
+    rules: RowRules,
+    groups: HashSet<i64>,
+    scope: Scope,
+    force_password_change: bool,
+}
+
+pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Result<(), StepError> {
+    let lease = Lease {
+        import_id: id.clone(),
+        chunk_no,
+        owner: ctx.worker_id.clone(),
+    };
+    let Some((plan, attempts)) = ctx.db.claim_chunk(&lease, ctx.lease_ms()).await? else {
+        return Ok(()); // done already, or held by a live worker
+    };
+    let Some(import) = ctx.db.load_import(id).await? else {
+        return Ok(());
+    };
+    let dir = ctx.scratch_dir()?;
+    let file = dir.path().join("chunk.jsonl");
+    ctx.store
+        .get_to_file(
+            &StorageKey::Chunk {
+                import: id.clone(),
+                chunk: chunk_no,
+            },
+            &file,
+        )
+        .await?;
+    let records = tokio::task::spawn_blocking(move || read_chunk_file(&file))
+        .await
+        .map_err(|e| StepError::Internal(e.to_string()))??;
+    let recorded: HashSet<i64> = ctx
+        .db
+        .recorded_rows(id, plan.first_row, plan.last_row)
+        .await?
+        .into_iter()
+        .collect();
+    let todo: Vec<Record> = records
+        .into_iter()
+        .filter(|r| !recorded.contains(&i64::from(r.row)))
+        .collect();
+    tracing::info!(
+        chunk.no = chunk_no,
+        rows = todo.len(),
+        skipped_done = recorded.len(),
+        attempts,
+        "chunk claimed"
+    );
+
+    if attempts > ctx.config.max_attempts {
+        // This chunk keeps interrupting its workers: report its rows instead of trying again.
+        tracing::error!(
+            chunk.no = chunk_no,
+            attempts,
+            "chunk interrupted too often; failing its rows"
+        );
+        let message = format!(
+            "not imported: this part of the file was interrupted {} times",
+            attempts - 1
+        );
+        let outcomes = todo
+            .iter()
+            .map(|r| {
+                failed(
+                    r,
+                    vec![FieldError::new("Row", "interrupted", message.clone())],
+                )
+            })
+            .collect();
+        if ctx
+            .db
+            .commit_batch(
+                &lease,
+                ctx.lease_ms(),
+                import.org_id,
+                vec![],
+                vec![],
+                outcomes,
+            )
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+    } else {
+        let directory = load_directory(ctx, &import).await?;
+        for batch in todo.chunks(BATCH_ROWS) {
+            if ctx.shutdown.is_cancelled() {
+                tracing::info!(chunk.no = chunk_no, "shutting down; giving the chunk back");
+                ctx.db.release_chunk(&lease).await?;
+                return Ok(());
+            }
+            if ctx.db.cancel_requested(id).await? {
+                tracing::info!(chunk.no = chunk_no, "cancel requested; stopping");
+                return Ok(());
+            }
+            if !write_batch(ctx, &lease, &import, &directory, batch).await? {
+                tracing::info!(
+                    chunk.no = chunk_no,
+                    "lease lost; another worker has this chunk"
+                );
+                return Ok(());
+            }
+        }
+    }
+    if ctx.db.finish_chunk(&lease).await? {
+        ctx.queue
+            .enqueue(Job::FinalizeImport {
+                import_id: id.clone(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+async fn load_directory(ctx: &Context, import: &ImportRecord) -> Result<Directory, StepError> {
+    let settings = ctx.db.settings(import.org_id).await?;
+    let scope = match ctx.db.admin(import.org_id, import.admin_id).await? {
+        Some(admin) => ctx.db.scope(&admin).await?,
+        None => Scope::Groups(HashSet::new()),
+    };
+    Ok(Directory {
+        rules: RowRules {
+            layout: import.layout.unwrap_or(Layout::Full),
+            global_group: import.group_id,
+            min_password_length: settings.password_policy.min_length.max(0) as usize,
+            min_password_strength: settings.password_policy.min_strength.clamp(0, 4) as u8,
+        },
+        groups: ctx.db.group_ids(import.org_id).await?,
+        scope,
+        force_password_change: settings.force_password_change,
+    })
+}
+
+/// A row that will be written once its password is hashed.
+struct Pending {
+    technician: NewTechnician,
+    row: i64,
+    existing: Option<i64>,
+}
+
+/// Validates, hashes and writes one batch. False when the lease was lost.
+async fn write_batch(
+    ctx: &Context,
+    lease: &Lease,
+    import: &ImportRecord,
+    directory: &Directory,
+    batch: &[Record],
+) -> Result<bool, StepError> {
+    let mut outcomes = Vec::new();
+    let mut valid = Vec::new();
+    for record in batch {
+        match NewTechnician::parse(record, &directory.rules) {
+            Err(errors) => outcomes.push(failed(record, errors)),
+            Ok(t) if !directory.groups.contains(&t.group_id) => outcomes.push(failed(
+                record,
+                vec![FieldError::new(
+                    "Tech Group ID",
+                    "unknown_group",
+                    format!("group {} does not exist", t.group_id),
+                )],
+            )),
+            Ok(t) if !directory.scope.allows(t.group_id) => outcomes.push(failed(
+                record,
+                vec![FieldError::new(
+                    "Tech Group ID",
+                    "group_not_permitted",
+                    format!("you may not add technicians to group {}", t.group_id),
+                )],
+            )),
+            Ok(t) => valid.push((record, t)),
+        }
+    }
+
+    let keys: Vec<String> = valid.iter().map(|(_, t)| t.email_key.clone()).collect();
+    let existing: HashMap<String, i64> = ctx
+        .db
+        .existing_emails(import.org_id, &keys)
+        .await?
+        .into_iter()
+        .collect();
+    let mut pending = Vec::new();
+    for (record, t) in valid {
+        let found = existing.get(&t.email_key).copied();
+        match (found, import.on_existing) {
+            (Some(_), OnExisting::Fail) => outcomes.push(failed(
+                record,
+                vec![FieldError::new(
+                    "Email",
+                    "email_taken",
+                    format!("'{}' already belongs to a technician", t.email),
+                )],
+            )),
+            (Some(tech), OnExisting::Skip) => outcomes.push(RowOutcome {
+                row: i64::from(record.row),
+                email: t.email.clone(),
+                status: RowStatus::Skipped,
+                technician_id: Some(tech),
+                errors: vec![FieldError::new("Email", "exists", "already exists")],
+            }),
+            _ if import.dry_run => outcomes.push(RowOutcome {
+                row: i64::from(record.row),
+                email: t.email.clone(),
+                status: RowStatus::Valid,
+                technician_id: found,
+                errors: Vec::new(),
+            }),
+            (found, _) => pending.push(Pending {
+                row: i64::from(record.row),
+                existing: found,
+                technician: t,
+            }),
+        }
+    }
+
+    let passwords: Vec<Password> = pending
+        .iter()
+        .map(|p| Password::new(p.technician.password.expose().to_owned()))
+        .collect();
+    let hashes = hash_all(ctx, passwords).await?;
+    let mut creates = Vec::new();
+    let mut updates = Vec::new();
+    for (p, hash) in pending.into_iter().zip(hashes) {
+        let t = p.technician;
+        let write = TechnicianWrite {
+            row: p.row,
+            name: t.name,
+            nickname: t.nickname,
+            email: t.email,
+            email_key: t.email_key,
+            sso_id: t.sso_id,
+            description: t.description,
+            password_hash: hash,
+            enabled: t.enabled,
+            standard_license: t.standard_license,
+            mobile_license: t.mobile_license,
+            group_id: t.group_id,
+            must_change_password: directory.force_password_change,
+        };
+        match p.existing {
+            Some(id) => updates.push((id, write)),
+            None => creates.push(write),
+        }
+    }
+    let committed = ctx
+        .db
+        .commit_batch(
+            lease,
+            ctx.lease_ms(),
+            import.org_id,
+            creates,
+            updates,
+            outcomes,
+        )
+        .await;
+    match committed {
+        Ok(counts) => Ok(counts.is_some()),
+        // Another worker recorded these rows first: its work stands, ours is rolled back.
+        Err(e) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn failed(record: &Record, errors: Vec<FieldError>) -> RowOutcome {
+    RowOutcome {
+        row: i64::from(record.row),
+        email: record_email(record),
+        status: RowStatus::Failed,
+        technician_id: None,
+        errors,
+    }
+}
+
+/// The Email cell of a record, whatever its layout (full: column 3, short: column 2).
+fn record_email(record: &Record) -> String {
+    let at = if record.cells.len() == 3 { 1 } else { 2 };
+    record.cells.get(at).cloned().unwrap_or_default()
+}

@@ -1,0 +1,158 @@
+//! The import pipeline: plan → chunks → finalize (DESIGN.md), as plain async
+//! functions over an explicit [`Context`], plus the reconciler that re-sends work
+//! whose message was lost or whose worker died. Queue adapters only call [`run`].
+
+mod chunk;
+mod finalize;
+mod hashing;
+mod plan;
+mod reconcile;
+
+pub use reconcile::{reconcile_once, run_reconciler};
+
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::model::ImportId;
+use crate::queue::{Job, Queue, QueueError};
+use crate::storage::{ObjectStore, StorageError};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Everything a pipeline step needs.
+#[derive(Clone)]
+pub struct Context {
+    pub db: Db,
+    pub store: Arc<dyn ObjectStore>,
+    pub queue: Arc<dyn Queue>,
+    pub config: Arc<Config>,
+    /// This process's unique identity, the owner name of its leases.
+    pub worker_id: String,
+    /// Where steps keep their temporary files.
+    pub scratch: PathBuf,
+    /// Cancelled when the process is stopping: long steps give their work back
+    /// between batches instead of being cut off.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Context {
+    fn lease_ms(&self) -> i64 {
+        self.config.lease.as_millis() as i64
+    }
+
+    fn scratch_dir(&self) -> Result<tempfile::TempDir, StepError> {
+        std::fs::create_dir_all(&self.scratch).map_err(|e| StepError::Internal(e.to_string()))?;
+        tempfile::tempdir_in(&self.scratch).map_err(|e| StepError::Internal(e.to_string()))
+    }
+}
+
+/// A unique identity for this process: restarting never collides with a ghost of itself.
+pub fn new_worker_id(kind: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!("{kind}-{host}-{}-{}", std::process::id(), &nonce[..8])
+}
+
+/// A step that could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl StepError {
+    /// Worth trying again (a server away), as opposed to a defect that will recur.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StepError::Db(e) => e.is_transient(),
+            StepError::Storage(StorageError::Io(_)) | StepError::Queue(_) => true,
+            StepError::Storage(StorageError::NotFound(_)) | StepError::Internal(_) => false,
+        }
+    }
+}
+
+/// Runs one job to its end. Failures are handled here, once: the step's lease is
+/// given back after a backoff and the job sent again, so a transient outage never
+/// loses work. Returns only after the job is settled; never fails the queue's task.
+pub async fn run(ctx: &Context, job: Job) {
+    let span = tracing::info_span!("job", import.id = %job.import_id(), step = step_name(&job));
+    async {
+        let started = std::time::Instant::now();
+        let result = match &job {
+            Job::PlanImport { import_id } => plan::plan(ctx, import_id).await,
+            Job::ProcessChunk { import_id, chunk_no } => chunk::process(ctx, import_id, *chunk_no).await,
+            Job::FinalizeImport { import_id } => finalize::finalize(ctx, import_id).await,
+        };
+        match result {
+            Ok(()) => tracing::debug!(duration_ms = started.elapsed().as_millis() as u64, "step done"),
+            Err(e) => {
+                tracing::warn!(error = %e, transient = e.is_transient(), "step failed; handing it back");
+                give_back(ctx, &job).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn step_name(job: &Job) -> &'static str {
+    match job {
+        Job::PlanImport { .. } => "plan",
+        Job::ProcessChunk { .. } => "chunk",
+        Job::FinalizeImport { .. } => "finalize",
+    }
+}
+
+/// After a failure: wait a little, release the lease and send the job again. If the
+/// database is away this fails too, and the lease simply expires: the reconciler
+/// then hands the work out again.
+async fn give_back(ctx: &Context, job: &Job) {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let released = match job {
+        Job::ProcessChunk {
+            import_id,
+            chunk_no,
+        } => {
+            let lease = crate::db::Lease {
+                import_id: import_id.clone(),
+                chunk_no: *chunk_no,
+                owner: ctx.worker_id.clone(),
+            };
+            ctx.db.release_chunk(&lease).await
+        }
+        Job::PlanImport { import_id } | Job::FinalizeImport { import_id } => {
+            ctx.db.release_import(import_id, &ctx.worker_id).await
+        }
+    };
+    match released {
+        Ok(()) => {
+            if let Err(e) = ctx.queue.enqueue(job.clone()).await {
+                tracing::warn!(error = %e, "could not re-send job; the reconciler will");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not release lease; it will expire"),
+    }
+}
+
+/// Fails an import whose plan or finalize step keeps failing.
+async fn too_many_attempts(ctx: &Context, id: &ImportId, attempts: i64) -> Result<bool, StepError> {
+    if attempts <= ctx.config.max_attempts + 2 {
+        return Ok(false);
+    }
+    tracing::error!(attempts, "import step failed too often; failing the import");
+    ctx.db
+        .fail_import(
+            id,
+            "internal",
+            "the import could not be processed; see the server logs",
+        )
+        .await?;
+    Ok(true)
+}

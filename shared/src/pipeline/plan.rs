@@ -1,0 +1,242 @@
+//! Plan: stream the upload, check its header, split its records into chunk
+//! objects, and record the chunks. Reading happens on a blocking thread that
+//! hands finished chunk files to the async side, one chunk at a time, so memory
+//! stays flat whatever the file's size.
+
+use super::{Context, StepError, too_many_attempts};
+use crate::db::{ChunkPlan, Step};
+use crate::ingest;
+use crate::model::{FieldError, FileError, Format, ImportId, Layout, Record};
+use crate::queue::Job;
+use crate::storage::StorageKey;
+use crate::validate::email_key;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+
+/// What the reading thread says.
+enum Event {
+    Chunk { plan: ChunkPlan, file: PathBuf },
+}
+
+/// What the reading thread ends with.
+struct Outline {
+    layout: Layout,
+    header: Vec<String>,
+    total_rows: i64,
+}
+
+pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> {
+    let Some(attempts) = ctx
+        .db
+        .claim_import(id, &ctx.worker_id, ctx.lease_ms(), Step::Plan)
+        .await?
+    else {
+        return Ok(()); // done already, or another worker holds it
+    };
+    if too_many_attempts(ctx, id, attempts).await? {
+        return Ok(());
+    }
+    let Some(import) = ctx.db.load_import(id).await? else {
+        return Ok(());
+    };
+    let settings = ctx.db.settings(import.org_id).await?;
+    let dir = ctx.scratch_dir()?;
+    let upload = dir.path().join("upload");
+    ctx.store
+        .get_to_file(&StorageKey::Upload { import: id.clone() }, &upload)
+        .await?;
+
+    let (tx, mut rx) = mpsc::channel::<Event>(2);
+    let reader = {
+        let (format, upload, folder) = (import.format, upload.clone(), dir.path().to_owned());
+        let has_group = import.group_id.is_some();
+        let chunk_rows = ctx.config.chunk_rows;
+        let max_rows = settings.max_rows_per_file;
+        tokio::task::spawn_blocking(move || {
+            read_into_chunks(
+                &upload, format, has_group, chunk_rows, max_rows, &folder, &tx,
+            )
+        })
+    };
+
+    let mut chunks = Vec::new();
+    while let Some(Event::Chunk { plan, file }) = rx.recv().await {
+        let key = StorageKey::Chunk {
+            import: id.clone(),
+            chunk: plan.chunk_no,
+        };
+        ctx.store.put_file(&key, &file).await?;
+        let _ = std::fs::remove_file(&file);
+        chunks.push(plan);
+        if !ctx
+            .db
+            .renew_import(id, &ctx.worker_id, ctx.lease_ms())
+            .await?
+        {
+            return Ok(()); // lost the lease: the new holder plans again
+        }
+    }
+    let outline = reader
+        .await
+        .map_err(|e| StepError::Internal(format!("reading thread: {e}")))?;
+
+    match outline {
+        Ok(outline) => {
+            tracing::info!(rows = outline.total_rows, chunks = chunks.len(), "planned");
+            let saved = ctx
+                .db
+                .save_plan(
+                    id,
+                    &ctx.worker_id,
+                    outline.layout,
+                    &outline.header,
+                    outline.total_rows,
+                    &chunks,
+                )
+                .await?;
+            if saved {
+                for c in &chunks {
+                    ctx.queue
+                        .enqueue(Job::ProcessChunk {
+                            import_id: id.clone(),
+                            chunk_no: c.chunk_no,
+                        })
+                        .await?;
+                }
+            }
+            Ok(())
+        }
+        Err(file_error) => {
+            tracing::info!(code = file_error.code(), "file rejected");
+            ctx.db
+                .fail_import(id, file_error.code(), &file_error.to_string())
+                .await?;
+            ctx.store.delete_inputs(id, chunks.len() as i64).await?;
+            ctx.db.mark_purged(id).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Reads every record, marks emails seen earlier in the file, and writes chunks of
+/// `chunk_rows` records as JSON lines into `folder`, sending each finished one.
+fn read_into_chunks(
+    upload: &Path,
+    format: Format,
+    has_group: bool,
+    chunk_rows: usize,
+    max_rows: i64,
+    folder: &Path,
+    tx: &mpsc::Sender<Event>,
+) -> Result<Outline, FileError> {
+    if format == Format::Xlsx {
+        ingest::check_xlsx(upload).map_err(|e| FileError::Unreadable(e.to_string()))?;
+    }
+    let mut reader = ingest::open(upload, format)?;
+    let layout = reader.layout();
+    let header = reader.header().to_vec();
+    if layout == Layout::Short && !has_group {
+        return Err(FileError::GroupRequired(
+            "the short layout (Name, Email, Password) needs a global group_id".into(),
+        ));
+    }
+    let email_at = match layout {
+        Layout::Full => 2,
+        Layout::Short => 1,
+    };
+    // First row of each email, keyed by a 128-bit digest: flat in the email's length.
+    let mut first_seen: HashMap<u128, u32> = HashMap::new();
+    let mut buffer: Vec<Record> = Vec::with_capacity(chunk_rows);
+    let mut total: i64 = 0;
+    let mut chunk_no: i64 = 0;
+    for record in &mut reader {
+        let mut record = record?;
+        total += 1;
+        if total > max_rows {
+            return Err(FileError::TooManyRows(format!(
+                "the file has more than {max_rows} rows, the organization's limit per file"
+            )));
+        }
+        let email = record.cells.get(email_at).map(String::as_str).unwrap_or("");
+        if !email.is_empty() {
+            let digest = Sha256::digest(email_key(email).as_bytes());
+            let key = u128::from_be_bytes(digest[..16].try_into().unwrap_or_default());
+            match first_seen.get(&key) {
+                Some(first) => record.errors.push(FieldError::new(
+                    "Email",
+                    "duplicate_in_file",
+                    format!("'{email}' already appears in row {first}"),
+                )),
+                None => {
+                    first_seen.insert(key, record.row);
+                }
+            }
+        }
+        buffer.push(record);
+        if buffer.len() == chunk_rows {
+            send_chunk(folder, chunk_no, &mut buffer, tx)?;
+            chunk_no += 1;
+        }
+    }
+    if !buffer.is_empty() {
+        send_chunk(folder, chunk_no, &mut buffer, tx)?;
+    }
+    if total == 0 {
+        return Err(FileError::EmptyFile(
+            "the file has a header but no technician rows".into(),
+        ));
+    }
+    Ok(Outline {
+        layout,
+        header,
+        total_rows: total,
+    })
+}
+
+fn send_chunk(
+    folder: &Path,
+    chunk_no: i64,
+    buffer: &mut Vec<Record>,
+    tx: &mpsc::Sender<Event>,
+) -> Result<(), FileError> {
+    let file = folder.join(format!("chunk-{chunk_no}.jsonl"));
+    let io = |e: std::io::Error| FileError::Unreadable(format!("could not stage a chunk: {e}"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).map_err(io)?);
+    for record in buffer.iter() {
+        serde_json::to_writer(&mut out, record)
+            .map_err(|e| FileError::Unreadable(e.to_string()))?;
+        out.write_all(b"\n").map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    let plan = ChunkPlan {
+        chunk_no,
+        first_row: i64::from(buffer.first().map_or(0, |r| r.row)),
+        last_row: i64::from(buffer.last().map_or(0, |r| r.row)),
+        row_count: buffer.len() as i64,
+    };
+    buffer.clear();
+    // The async side is gone only if the step was abandoned; stop reading then.
+    tx.blocking_send(Event::Chunk { plan, file })
+        .map_err(|_| FileError::Unreadable("planning was interrupted".into()))
+}
+
+/// Reads a chunk object's records back (JSON lines).
+pub(super) fn read_chunk_file(path: &Path) -> Result<Vec<Record>, StepError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| StepError::Internal(e.to_string()))?;
+    let mut records = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|e| StepError::Internal(e.to_string()))?;
+        if line.is_empty() {
+            continue;
+        }
+        records.push(
+            serde_json::from_str(&line)
+                .map_err(|e| StepError::Internal(format!("chunk file: {e}")))?,
+        );
+    }
+    Ok(records)
+}

@@ -1,0 +1,52 @@
+//! The end-to-end test harness. Each test gets its own world: a fresh PostgreSQL
+//! database on the shared server, its own `redis-server` and `s3s-fs` on free
+//! loopback ports (so it can also stop and restart them), and the real
+//! `roster-api` / `roster-worker` binaries as child processes. Or, for the
+//! embedded default, one `roster-api serve` with nothing but a data folder.
+//!
+//! Binaries are looked up beside the test executable (`cargo build --bins`
+//! first; `scripts/test` does it).
+
+pub mod client;
+pub mod services;
+
+pub use client::Client;
+pub use services::{Mode, World};
+
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` saying `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A CSV in the full layout from `(name, email, password, group)` rows.
+pub fn full_csv(rows: &[(&str, &str, &str, i64)]) -> String {
+    let mut out = String::from(
+        "Name,Nickname,Email,Single Sign-On ID,Description,Password,Enabled,Standard License,Mobile License,Tech Group ID\n",
+    );
+    for (name, email, password, group) in rows {
+        out.push_str(&format!(
+            "{name},,{email},,,{password},Yes,Yes,No,{group}\n"
+        ));
+    }
+    out
+}
+
+/// A password that passes the default policy, different for each `i`.
+pub fn strong_password(i: usize) -> String {
+    format!("Plum-Orbit-{i}-Cactus!")
+}

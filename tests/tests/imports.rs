@@ -1,0 +1,349 @@
+//! The spine, end to end, on both deployments: upload → queue → workers → result
+//! spreadsheet, polled and downloaded as a user would.
+
+use roster_tests::{Mode, World, full_csv, strong_password};
+use serde_json::json;
+use std::time::Duration;
+
+const FINISH: Duration = Duration::from_secs(120);
+
+async fn rows_with_taken_emails_fail_and_the_rest_are_created(mode: Mode) {
+    let world = World::start(mode, 1, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+
+    // A first import takes one email.
+    let first = full_csv(&[("Ana First", "ana@acme.test", &strong_password(0), group)]);
+    let a = api.upload("first.csv", first.into_bytes(), &[]).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let id = a.json()["id"].as_str().unwrap().to_owned();
+    let done = api.wait_finished(&id, FINISH).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["counts"]["created"], 1);
+
+    // The second import: three new technicians and one with Ana's email in other case.
+    let rows = [
+        ("Bo Second", "bo@acme.test", strong_password(1), group),
+        ("Ana Again", "ANA@acme.test", strong_password(2), group),
+        (
+            "=HYPERLINK(\"http://x\")",
+            "cy@acme.test",
+            strong_password(3),
+            group,
+        ),
+        ("Di Fourth", "di@acme.test", strong_password(4), group),
+    ];
+    let rows: Vec<(&str, &str, &str, i64)> = rows
+        .iter()
+        .map(|(n, e, p, g)| (*n, *e, p.as_str(), *g))
+        .collect();
+    let a = api
+        .upload("second.csv", full_csv(&rows).into_bytes(), &[])
+        .await;
+    assert_eq!(a.status, 202);
+    let import = a.json();
+    assert_eq!(import["status"], "queued");
+    assert_eq!(import["format"], "csv");
+    assert_eq!(import["file_name"], "second.csv");
+    let id = import["id"].as_str().unwrap().to_owned();
+
+    let done = api.wait_finished(&id, FINISH).await;
+    assert_eq!(
+        done["status"],
+        "completed",
+        "{done}\n{}",
+        world.log("api.log")
+    );
+    assert_eq!(done["total_rows"], 4);
+    assert_eq!(done["processed_rows"], 4);
+    assert_eq!(done["succeeded_rows"], 3);
+    assert_eq!(done["failed_rows"], 1);
+    assert_eq!(done["counts"]["created"], 3);
+    assert_eq!(done["result_url"], format!("/v1/imports/{id}/result.xlsx"));
+
+    // Per-row outcomes.
+    let outcomes = api.all_rows(&id).await;
+    assert_eq!(outcomes.len(), 4);
+    let taken = &outcomes[1];
+    assert_eq!(taken["row"], 3);
+    assert_eq!(taken["status"], "failed");
+    assert_eq!(taken["errors"][0]["code"], "email_taken");
+    let failed_only = api
+        .get(&format!("/v1/imports/{id}/rows?status=failed"))
+        .await
+        .json();
+    assert_eq!(failed_only["items"].as_array().unwrap().len(), 1);
+
+    // The result spreadsheet: uploaded rows + Result, passwords blanked, formulas as text.
+    let (sheet, summary) = api.result_sheet(&id).await;
+    assert_eq!(sheet[0].last().unwrap(), "Result");
+    assert_eq!(sheet[0][0], "Name");
+    assert_eq!(sheet.len(), 5);
+    assert_eq!(sheet[1][10], "Success");
+    assert!(sheet[2][10].starts_with("Error: Email:"), "{:?}", sheet[2]);
+    assert_eq!(sheet[3][0], "=HYPERLINK(\"http://x\")");
+    for row in &sheet[1..] {
+        assert_eq!(row[5], "", "password cells are empty");
+    }
+    assert!(
+        summary
+            .iter()
+            .any(|r| r.iter().any(|c| c.contains("Created"))),
+        "{summary:?}"
+    );
+    let download = api.get(&format!("/v1/imports/{id}/result.xlsx")).await;
+    assert_eq!(
+        download.headers["content-disposition"],
+        "attachment; filename=\"second-result.xlsx\""
+    );
+
+    // The directory has them, and never shows a password hash.
+    let found = api.get("/v1/technicians?email=BO@acme.test").await.json();
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    assert_eq!(found["items"][0]["group_id"], group);
+    assert_eq!(found["items"][0]["must_change_password"], true);
+    assert!(found["items"][0].get("password_hash").is_none());
+    let all = api.get("/v1/technicians?limit=2").await.json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    assert!(all["next"].is_string());
+
+    // Imports are listed newest first.
+    let list = api.get("/v1/imports").await.json();
+    assert_eq!(list["items"][0]["id"], id);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn cluster_rows_with_taken_emails_fail_and_the_rest_are_created() {
+    rows_with_taken_emails_fail_and_the_rest_are_created(Mode::Cluster).await;
+}
+
+#[tokio::test]
+async fn embedded_rows_with_taken_emails_fail_and_the_rest_are_created() {
+    rows_with_taken_emails_fail_and_the_rest_are_created(Mode::Embedded).await;
+}
+
+async fn no_password_is_left_anywhere_after_an_import(mode: Mode) {
+    let world = World::start(mode, 1, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let secret = "Zebra-Quartz-Marmalade-7731";
+    let csv = full_csv(&[
+        ("Ed Secret", "ed@acme.test", secret, group),
+        ("Bad Row", "not-an-email", secret, group),
+    ]);
+    let a = api.upload("secret.csv", csv.into_bytes(), &[]).await;
+    let id = a.json()["id"].as_str().unwrap().to_owned();
+    let done = api.wait_finished(&id, FINISH).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["counts"]["created"], 1);
+
+    // Not in any object (upload and chunks are deleted; the result has no password).
+    let objects = files_under(&world.s3_root());
+    assert!(!objects.is_empty(), "the result object exists");
+    for path in &objects {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(
+            !contains(&bytes, secret.as_bytes()),
+            "{} holds the password",
+            path.display()
+        );
+        let name = path.to_string_lossy();
+        assert!(
+            !name.contains("upload") && !name.contains("chunks/0"),
+            "input object left: {name}"
+        );
+    }
+    // Not in the logs.
+    for log in ["api.log", "worker-0.log"] {
+        assert!(!world.log(log).contains(secret), "{log} holds the password");
+    }
+    // Not in the database: only an argon2id hash, and nowhere in a full dump.
+    let db = world.db().await;
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM technicians")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let dump = world.database_dump();
+    assert!(dump.len() > 1000, "the dump has content");
+    assert!(contains(&dump, b"ed@acme.test"), "the dump has the rows");
+    assert!(
+        !contains(&dump, secret.as_bytes()),
+        "the database holds the password"
+    );
+    // Not in Redis (cluster): messages carry ids only.
+    if let Some(port) = world.redis_port {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(!keys.is_empty());
+        for key in keys {
+            let dump: Option<Vec<u8>> = redis::cmd("DUMP")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert!(
+                !contains(&dump.unwrap_or_default(), secret.as_bytes()),
+                "redis key {key} holds the password"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn cluster_no_password_is_left_anywhere_after_an_import() {
+    no_password_is_left_anywhere_after_an_import(Mode::Cluster).await;
+}
+
+#[tokio::test]
+async fn embedded_no_password_is_left_anywhere_after_an_import() {
+    no_password_is_left_anywhere_after_an_import(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn uploads_are_refused_when_too_large_unsupported_or_unauthenticated() {
+    let world = World::start(Mode::Embedded, 0, &[("ROSTER_MAX_UPLOAD_BYTES", "2000")]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+
+    let big: Vec<u8> = full_csv(&[("A", "a@acme.test", "x", group)])
+        .into_bytes()
+        .into_iter()
+        .cycle()
+        .take(50_000)
+        .collect();
+    let a = api.upload("big.csv", big.clone(), &[]).await;
+    assert_eq!(a.status, 413);
+    assert_eq!(a.json()["code"], "payload_too_large");
+    assert_eq!(a.headers["content-type"], "application/problem+json");
+    let a = api
+        .upload_raw("file_name=big.csv", "text/csv", big, &[])
+        .await;
+    assert_eq!(a.status, 413);
+
+    let a = api
+        .upload(
+            "doc.pdf",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n".to_vec(),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, 415);
+    assert_eq!(a.json()["code"], "unsupported_format");
+
+    let a = api
+        .upload(
+            "t.csv",
+            b"Name,Email,Password\n".to_vec(),
+            &[("group_id", "999999")],
+        )
+        .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.json()["code"], "unknown_group");
+
+    let anonymous = api.with_token("");
+    assert_eq!(anonymous.get("/v1/imports").await.status, 401);
+    assert_eq!(
+        api.with_token("rst_wrong").get("/v1/imports").await.status,
+        401
+    );
+    assert_eq!(
+        api.get("/v1/imports/00000000-0000-0000-0000-000000000000")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(api.get("/v1/imports/not-a-uuid").await.status, 404);
+    // Nothing was registered by the refused uploads.
+    assert_eq!(
+        api.get("/v1/imports").await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn readiness_follows_the_object_store() {
+    let mut world = World::start(Mode::Cluster, 0, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    assert_eq!(api.get("/healthz").await.status, 200);
+    let ready = api.get("/readyz").await;
+    assert_eq!(
+        ready.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&ready.body)
+    );
+    world.stop_s3();
+    let ready = api.get("/readyz").await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.json()["code"], "not_ready");
+    assert_eq!(api.get("/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn raw_body_uploads_with_an_idempotency_key_create_one_import() {
+    let world = World::start(Mode::Cluster, 1, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let csv = full_csv(&[("Fa Once", "fa@acme.test", &strong_password(9), group)]).into_bytes();
+    let key = [("Idempotency-Key", "retry-123")];
+    let (a, b) = tokio::join!(
+        api.upload_raw("file_name=once.csv", "text/csv", csv.clone(), &key),
+        api.upload_raw("file_name=once.csv", "text/csv", csv.clone(), &key)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 202]);
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    let id = a.json()["id"].as_str().unwrap().to_owned();
+    api.wait_finished(&id, FINISH).await;
+    let again = api
+        .upload_raw("file_name=once.csv", "text/csv", csv, &key)
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["id"], id.as_str());
+    assert_eq!(
+        api.get("/v1/imports").await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        api.get("/v1/technicians").await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let _ = json!(null);
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
