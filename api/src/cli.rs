@@ -25,6 +25,12 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Start the system, import an example file through the HTTP API, save its result spreadsheet.
+    Demo {
+        /// The file to import (CSV, JSON or xlsx).
+        #[arg(default_value = "examples/technicians.csv")]
+        file: std::path::PathBuf,
+    },
     /// Manage administrators.
     Admin {
         #[command(subcommand)]
@@ -86,7 +92,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Serve => serve(config).await,
+        Command::Serve => {
+            let listen = config.listen;
+            let server = Server::start(config, listen).await?;
+            shutdown_signal().await;
+            server.stop().await
+        }
+        Command::Demo { file } => crate::demo::run(config, &file).await,
     }
 }
 
@@ -98,55 +110,69 @@ fn prepare(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    prepare(&config)?;
-    Db::migrate(&config.database_url)
-        .await
-        .context("applying migrations")?;
-    let listen = config.listen;
-    let lanes = 2;
-    let runtime = Runtime::connect(config, "api").await?;
-    let stop = CancellationToken::new();
-    let mut workers = match &runtime.embedded {
-        Some(queue) => {
+/// A running API (and, in the embedded default, its workers).
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    pub runtime_ctx: roster_shared::pipeline::Context,
+    stop: CancellationToken,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: Option<tokio::task::JoinSet<()>>,
+}
+
+impl Server {
+    /// Migrates, connects, starts the embedded workers if there is no Redis, and listens.
+    pub async fn start(config: Config, listen: std::net::SocketAddr) -> anyhow::Result<Self> {
+        prepare(&config)?;
+        Db::migrate(&config.database_url).await.context("applying migrations")?;
+        let runtime = Runtime::connect(config, "api").await?;
+        let stop = runtime.ctx.shutdown.clone();
+        let workers = runtime.embedded.as_ref().map(|queue| {
             tracing::info!(data_dir = %runtime.ctx.config.data_dir.display(), "embedded default: SQLite, a folder and in-process workers");
-            Some(spawn_embedded_workers(
-                &runtime.ctx,
-                queue,
-                lanes,
-                stop.clone(),
-            ))
-        }
-        None => None,
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    tracing::info!(%listen, "roster-api listening");
-    let app = crate::app(AppState {
-        ctx: runtime.ctx.clone(),
-    });
-    let shutdown = {
-        let stop = stop.clone();
-        async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            stop.cancel();
-        }
-    };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    if let Some(workers) = workers.as_mut() {
-        // In-flight steps finish or are abandoned; their leases expire and the work
-        // is picked up again at the next start.
+            spawn_embedded_workers(&runtime.ctx, queue, EMBEDDED_LANES, stop.clone())
+        });
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(listen = %addr, "roster-api listening");
+        let app = crate::app(AppState { ctx: runtime.ctx.clone() });
+        let until = stop.clone();
+        let http = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { until.cancelled().await })
+                .await
+        });
+        Ok(Self {
+            addr,
+            runtime_ctx: runtime.ctx,
+            stop,
+            http,
+            workers,
+        })
+    }
+
+    /// Stops taking requests and work; in-flight steps finish their batch or give
+    /// their work back (leases expire otherwise, and the work resumes at the next start).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        tracing::info!("shutting down");
+        self.stop.cancel();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-            while workers.join_next().await.is_some() {}
+            if let Some(workers) = self.workers.as_mut() {
+                while workers.join_next().await.is_some() {}
+            }
         })
         .await;
+        match tokio::time::timeout(std::time::Duration::from_secs(10), self.http).await {
+            Ok(Ok(result)) => result.context("http server")?,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => tracing::warn!("open connections did not close in time"),
+        }
+        Ok(())
     }
-    Ok(())
 }
+
+/// Jobs the embedded default runs at once (each hashes on ROSTER_WORKER_CONCURRENCY threads).
+const EMBEDDED_LANES: usize = 2;
 
 /// SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {

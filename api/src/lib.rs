@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cli;
+mod demo;
 pub mod error;
 pub mod routes;
 pub mod state;

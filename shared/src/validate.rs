@@ -157,6 +157,52 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// The organization's password policy, as the validator applies it.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordRules {
+    /// Fewest characters a password may have.
+    pub min_length: usize,
+    /// Lowest zxcvbn score (0-4) a password may have; 0 disables the check.
+    pub min_strength: u8,
+}
+
+/// Checks a password's length and strength under `rules`: the one rule that
+/// import rows and the technician API share. `about` is the technician's name,
+/// nickname and email: a password made of them is weak. The error is a
+/// `weak_password` field error on Password that never quotes the password;
+/// the caller has checked that it is present and at most 1,024 characters.
+pub fn check_password(
+    password: &str,
+    rules: &PasswordRules,
+    about: [&str; 3],
+) -> Result<(), FieldError> {
+    let length = password.chars().count();
+    let min_length = rules.min_length;
+    if length < min_length {
+        return Err(weak(format!("must be at least {min_length} characters")));
+    }
+    let needs = rules.min_strength;
+    if needs > 0 {
+        let [name, nickname, email] = about;
+        let local_part = email.split_once('@').map_or(email, |(local, _)| local);
+        // zxcvbn matches whole inputs, so a name's words go in one by one too.
+        let inputs: Vec<&str> = [name, nickname, email, local_part]
+            .into_iter()
+            .chain(name.split_whitespace())
+            .filter(|input| !input.is_empty())
+            .map(|input| prefix(input, STRENGTH_CHECK_MAX_CHARS))
+            .collect();
+        let checked = prefix(password, STRENGTH_CHECK_MAX_CHARS);
+        let score = u8::from(zxcvbn::zxcvbn(checked, &inputs).score());
+        if score < needs {
+            return Err(weak(format!(
+                "too weak (strength {score} of 4, needs {needs})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One record seen through its layout.
 struct Row<'a> {
     record: &'a Record,
@@ -179,32 +225,18 @@ impl<'a> Row<'a> {
     fn password(&self) -> Result<&'a str, FieldError> {
         let password =
             text(PASSWORD, self.cell(PASSWORD), 1024).and_then(|v| required(PASSWORD, v))?;
-        let length = password.chars().count();
-        let min_length = self.rules.min_password_length;
-        if length < min_length {
-            return Err(weak(format!("must be at least {min_length} characters")));
-        }
-        let needs = self.rules.min_password_strength;
-        if needs > 0 {
-            let name = self.cell(NAME).unwrap_or("");
-            let email = self.cell(EMAIL).unwrap_or("");
-            let local_part = email.split_once('@').map_or(email, |(local, _)| local);
-            let nickname = self.cell(NICKNAME).unwrap_or("");
-            // zxcvbn matches whole inputs, so a name's words go in one by one too.
-            let inputs: Vec<&str> = [name, nickname, email, local_part]
-                .into_iter()
-                .chain(name.split_whitespace())
-                .filter(|input| !input.is_empty())
-                .map(|input| prefix(input, STRENGTH_CHECK_MAX_CHARS))
-                .collect();
-            let checked = prefix(password, STRENGTH_CHECK_MAX_CHARS);
-            let score = u8::from(zxcvbn::zxcvbn(checked, &inputs).score());
-            if score < needs {
-                return Err(weak(format!(
-                    "too weak (strength {score} of 4, needs {needs})"
-                )));
-            }
-        }
+        check_password(
+            password,
+            &PasswordRules {
+                min_length: self.rules.min_password_length,
+                min_strength: self.rules.min_password_strength,
+            },
+            [
+                self.cell(NAME).unwrap_or(""),
+                self.cell(NICKNAME).unwrap_or(""),
+                self.cell(EMAIL).unwrap_or(""),
+            ],
+        )?;
         Ok(password)
     }
 

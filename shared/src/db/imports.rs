@@ -642,6 +642,7 @@ impl Db {
         if renewed != 1 {
             return Ok(None);
         }
+        let (creates, updates) = self.within_seats(&mut tx, org, creates, updates, &mut outcomes).await?;
 
         for batch in creates.chunks(500) {
             let sql = format!(
@@ -735,6 +736,103 @@ impl Db {
         let counts = insert_outcomes(&mut tx, &lease.import_id, &outcomes).await?;
         tx.commit().await?;
         Ok(Some(counts))
+    }
+
+    /// Keeps, in row order, only the writes that fit the organization's license
+    /// seats; the others become `license_unavailable` failures. Runs inside the
+    /// batch's transaction with the organization's settings row locked, so
+    /// concurrent imports racing for the last seats never over-allocate.
+    async fn within_seats(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org: OrgId,
+        creates: Vec<TechnicianWrite>,
+        updates: Vec<(i64, TechnicianWrite)>,
+        outcomes: &mut Vec<RowOutcome>,
+    ) -> DbResult<(Vec<TechnicianWrite>, Vec<(i64, TechnicianWrite)>)> {
+        let lock = match self.engine {
+            super::Engine::Postgres => " FOR UPDATE",
+            // SQLite has one writer: the transaction is serialized already.
+            super::Engine::Sqlite => "",
+        };
+        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{lock}"
+        )))
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?;
+        if standard_seats.is_none() && mobile_seats.is_none() {
+            return Ok((creates, updates));
+        }
+        let (used_standard, used_mobile): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
+             FROM technicians WHERE org_id = $1",
+        )
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?;
+        let mut standard_left = standard_seats.map(|s| s - used_standard);
+        let mut mobile_left = mobile_seats.map(|s| s - used_mobile);
+
+        // What each updated technician holds now: an update only needs the seats it adds.
+        let mut held: std::collections::HashMap<i64, (bool, bool)> = std::collections::HashMap::new();
+        for batch in updates.chunks(500) {
+            let sql = format!(
+                "SELECT id, standard_license, CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END FROM technicians \
+                 WHERE org_id = $1 AND id IN ({})",
+                super::list_placeholders(2, batch.len())
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(org);
+            for (id, _) in batch {
+                q = q.bind(*id);
+            }
+            for (id, standard, mobile) in q.fetch_all(&mut **tx).await? {
+                held.insert(id, (flag(standard), flag(mobile)));
+            }
+        }
+
+        let mut writes: Vec<(Option<i64>, TechnicianWrite)> =
+            creates.into_iter().map(|t| (None, t)).chain(updates.into_iter().map(|(id, t)| (Some(id), t))).collect();
+        writes.sort_by_key(|(_, t)| t.row);
+        let (mut kept_creates, mut kept_updates) = (Vec::new(), Vec::new());
+        for (id, t) in writes {
+            let (has_standard, has_mobile) = id.and_then(|id| held.get(&id).copied()).unwrap_or((false, false));
+            let needs_standard = t.standard_license && !has_standard;
+            let needs_mobile = t.enabled && t.mobile_license && !has_mobile;
+            let mut missing = Vec::new();
+            if needs_standard && standard_left.is_some_and(|left| left < 1) {
+                missing.push(("Standard License", standard_left.unwrap_or(0).max(0)));
+            }
+            if needs_mobile && mobile_left.is_some_and(|left| left < 1) {
+                missing.push(("Mobile License", mobile_left.unwrap_or(0).max(0)));
+            }
+            if !missing.is_empty() {
+                outcomes.push(RowOutcome {
+                    row: t.row,
+                    email: t.email.clone(),
+                    status: RowStatus::Failed,
+                    technician_id: None,
+                    errors: missing
+                        .into_iter()
+                        .map(|(field, left)| {
+                            FieldError::new(field, "license_unavailable", format!("no seat left ({left} of this license left)"))
+                        })
+                        .collect(),
+                });
+                continue;
+            }
+            if needs_standard {
+                standard_left = standard_left.map(|l| l - 1);
+            }
+            if needs_mobile {
+                mobile_left = mobile_left.map(|l| l - 1);
+            }
+            match id {
+                Some(id) => kept_updates.push((id, t)),
+                None => kept_creates.push(t),
+            }
+        }
+        Ok((kept_creates, kept_updates))
     }
 
     /// Records outcomes outside a chunk lease (the finalize step's `not_processed` rows).

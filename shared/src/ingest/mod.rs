@@ -12,7 +12,7 @@
 //! - `sniff.rs`: the format from the first bytes
 //! - `text.rs`: text encodings to UTF-8; `lines.rs`: line ends and record bounds
 //! - `header.rs`: the header row's layout; `row.rs`: a record's cells
-//! - `csv.rs`, `json.rs`, `xlsx.rs` (+ `cell.rs`, `guard.rs`): the three readers
+//! - `csv.rs`, `json/`, `xlsx.rs` (+ `cell.rs`, `guard.rs`): the three readers
 
 mod cell;
 mod csv;

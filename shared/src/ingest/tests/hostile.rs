@@ -147,3 +147,47 @@ fn broken_zips_are_unreadable_and_other_zips_unsupported() {
             .contains("xl/workbook.xml")
     );
 }
+
+/// A small deterministic generator (xorshift), enough to vary garbage.
+fn noise(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+#[test]
+fn garbage_ends_in_records_or_errors_never_in_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let alphabet = b"Name,Email;Password\t\"\r\n[]{}:\\ 0x\xC3\xA9\xFF\xFE\0";
+    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+    for case in 0..300 {
+        let len = (noise(&mut seed) % 600) as usize;
+        let mut bytes: Vec<u8> = (0..len)
+            .map(|_| alphabet[(noise(&mut seed) % alphabet.len() as u64) as usize])
+            .collect();
+        if case % 2 == 0 {
+            bytes.splice(0..0, b"Name,Email,Password\n[{\"name\": ".iter().copied());
+        }
+        let _ = sniff(&bytes);
+        let path = written(&dir, "g", &bytes);
+        for format in [Format::Csv, Format::Json] {
+            if let Ok(reader) = open(&path, format) {
+                reader.for_each(drop);
+            }
+        }
+    }
+    // A real workbook with bytes flipped here and there.
+    let book = std::fs::read(fixture("full.xlsx")).unwrap();
+    for _ in 0..40 {
+        let mut bytes = book.clone();
+        for _ in 0..4 {
+            let at = (noise(&mut seed) % bytes.len() as u64) as usize;
+            bytes[at] ^= (noise(&mut seed) % 255 + 1) as u8;
+        }
+        let path = written(&dir, "g.xlsx", &bytes);
+        if let Ok(reader) = open(&path, Format::Xlsx) {
+            reader.for_each(drop);
+        }
+    }
+}

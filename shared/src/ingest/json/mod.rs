@@ -8,10 +8,13 @@
 //! Values may be strings, numbers, booleans (`Yes`/`No`) or null (empty); an
 //! unknown key or a nested value is a row error, broken JSON a file error.
 
+mod scan;
+
 use super::row::{Draft, clip};
 use super::text::Utf8Text;
 use super::unreadable;
 use crate::model::{FULL_COLUMNS, FULL_KEYS, FieldError, FileError, Layout, Record};
+use scan::{scan_value, skip_ws};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fs::File;
@@ -196,25 +199,6 @@ fn broken(detail: impl std::fmt::Display) -> FileError {
     FileError::Unreadable(format!("broken JSON: {detail}"))
 }
 
-/// Skips JSON whitespace; the next byte, not consumed, or `None` at the end.
-fn skip_ws(src: &mut Source) -> Result<Option<u8>, FileError> {
-    loop {
-        let buf = src.fill_buf().map_err(|e| unreadable(&e))?;
-        if buf.is_empty() {
-            return Ok(None);
-        }
-        let spaces = buf
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
-        let next = buf.get(spaces).copied();
-        src.consume(spaces);
-        if next.is_some() {
-            return Ok(next);
-        }
-    }
-}
-
 /// Steps from just inside the top-level object into its `technicians` array
 /// (stopping on the `[`), skipping other members.
 fn enter_technicians(src: &mut Source) -> Result<(), FileError> {
@@ -258,71 +242,4 @@ fn next_member(src: &mut Source, first: bool) -> Result<Option<String>, FileErro
     }
     src.consume(1);
     Ok(Some(key))
-}
-
-/// Passes over one JSON value (after optional whitespace) without parsing it,
-/// copying its bytes into `out` (up to a size) when given.
-fn scan_value(src: &mut Source, mut out: Option<(&mut Vec<u8>, usize)>) -> Result<(), FileError> {
-    skip_ws(src)?;
-    let (mut depth, mut in_string, mut escaped, mut len) = (0usize, false, false, 0usize);
-    loop {
-        let buf = src.fill_buf().map_err(|e| unreadable(&e))?;
-        if buf.is_empty() {
-            return match (depth, in_string, len) {
-                (0, false, 1..) => Ok(()),
-                _ => Err(broken("the file ends in the middle of a value")),
-            };
-        }
-        let mut end = None;
-        for (i, &byte) in buf.iter().enumerate() {
-            if in_string {
-                match byte {
-                    _ if escaped => escaped = false,
-                    b'\\' => escaped = true,
-                    b'"' => {
-                        in_string = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                continue;
-            }
-            match byte {
-                b'"' => in_string = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' if depth > 1 => depth -= 1,
-                b'}' | b']' if depth == 1 => {
-                    end = Some(i + 1);
-                    break;
-                }
-                b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {
-                    end = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let taken = end.unwrap_or(buf.len());
-        if let Some((out, limit)) = out.as_mut() {
-            out.extend_from_slice(&buf[..taken]);
-            if out.len() > *limit {
-                return Err(FileError::Unreadable(format!(
-                    "a value is larger than {} KiB, far more than a technician needs",
-                    *limit >> 10
-                )));
-            }
-        }
-        len += taken;
-        src.consume(taken);
-        if end.is_some() {
-            return if len == 0 {
-                Err(broken("a value is missing"))
-            } else {
-                Ok(())
-            };
-        }
-    }
 }
