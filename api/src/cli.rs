@@ -123,7 +123,9 @@ impl Server {
     /// Migrates, connects, starts the embedded workers if there is no Redis, and listens.
     pub async fn start(config: Config, listen: std::net::SocketAddr) -> anyhow::Result<Self> {
         prepare(&config)?;
-        Db::migrate(&config.database_url).await.context("applying migrations")?;
+        Db::migrate(&config.database_url)
+            .await
+            .context("applying migrations")?;
         let runtime = Runtime::connect(config, "api").await?;
         let stop = runtime.ctx.shutdown.clone();
         let workers = runtime.embedded.as_ref().map(|queue| {
@@ -135,7 +137,9 @@ impl Server {
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(listen = %addr, "roster-api listening");
-        let app = crate::app(AppState { ctx: runtime.ctx.clone() });
+        let app = crate::app(AppState {
+            ctx: runtime.ctx.clone(),
+        });
         let until = stop.clone();
         let http = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -25,14 +25,25 @@ pub async fn run(config: Config, file: &Path) -> anyhow::Result<()> {
     outcome
 }
 
-async fn drive(server: &Server, file: &Path, bytes: Vec<u8>, data_dir: &Path) -> anyhow::Result<()> {
+async fn drive(
+    server: &Server,
+    file: &Path,
+    bytes: Vec<u8>,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
     let db = &server.runtime_ctx.db;
     let org = db.ensure_org("Demo").await?;
-    let email = format!("demo-{}@example.com", &roster_shared::model::ImportId::new().0[..8]);
+    let email = format!(
+        "demo-{}@example.com",
+        &roster_shared::model::ImportId::new().0[..8]
+    );
     let (_, token) = db.create_admin(org, &email, Role::Master, &[]).await?;
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
-    println!("Roster is running at {base} (data in {})", data_dir.display());
+    println!(
+        "Roster is running at {base} (data in {})",
+        data_dir.display()
+    );
 
     let group: Value = http
         .post(format!("{base}/v1/groups"))
@@ -45,11 +56,23 @@ async fn drive(server: &Server, file: &Path, bytes: Vec<u8>, data_dir: &Path) ->
         .await?;
     let group_id = group["id"].as_i64().context("group id")?;
 
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("upload.csv").to_owned();
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("upload.csv")
+        .to_owned();
     let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.clone()))
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.clone()),
+        )
         .text("group_id", group_id.to_string());
-    let answer = http.post(format!("{base}/v1/imports")).bearer_auth(&token).multipart(form).send().await?;
+    let answer = http
+        .post(format!("{base}/v1/imports"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await?;
     let status = answer.status();
     let import: Value = answer.json().await?;
     if status.as_u16() != 202 {
@@ -71,16 +94,24 @@ async fn drive(server: &Server, file: &Path, bytes: Vec<u8>, data_dir: &Path) ->
             "  {:<9} {}/{} rows",
             import["status"].as_str().unwrap_or("?"),
             import["processed_rows"],
-            import["total_rows"].as_i64().map_or("?".into(), |n| n.to_string())
+            import["total_rows"]
+                .as_i64()
+                .map_or("?".into(), |n| n.to_string())
         );
-        if matches!(import["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
+        if matches!(
+            import["status"].as_str(),
+            Some("completed" | "failed" | "cancelled")
+        ) {
             break import;
         }
     };
     if import["status"] == "failed" {
         bail!("the import failed: {}", import["error"]);
     }
-    println!("Created {}, failed {}.", import["counts"]["created"], import["failed_rows"]);
+    println!(
+        "Created {}, failed {}.",
+        import["counts"]["created"], import["failed_rows"]
+    );
 
     let failed: Value = http
         .get(format!("{base}/v1/imports/{id}/rows?status=failed"))
@@ -94,7 +125,13 @@ async fn drive(server: &Server, file: &Path, bytes: Vec<u8>, data_dir: &Path) ->
             .as_array()
             .into_iter()
             .flatten()
-            .map(|e| format!("{}: {}", e["field"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e["field"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         println!("  row {}: {}", row["row"], errors.join("; "));
     }
@@ -109,7 +146,11 @@ async fn drive(server: &Server, file: &Path, bytes: Vec<u8>, data_dir: &Path) ->
         .await?;
     let out = data_dir.join("demo-result.xlsx");
     std::fs::write(&out, &result).with_context(|| format!("writing {}", out.display()))?;
-    println!("Result spreadsheet ({} bytes): {}", result.len(), out.display());
+    println!(
+        "Result spreadsheet ({} bytes): {}",
+        result.len(),
+        out.display()
+    );
     println!("Next: `roster-api serve`, then use the API with curl (README.md).");
     Ok(())
 }

@@ -2,10 +2,13 @@
 //! The one place where failures become HTTP answers: 5xx bodies stay generic and
 //! the detail goes to the log.
 
+use axum::Json;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_shared::db::DbError;
 use roster_shared::storage::StorageError;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 /// An error answer.
@@ -99,3 +102,27 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON request body. Unlike `axum::Json`, a body that is not JSON or not the
+/// expected shape is refused as problem+json (400, 415 or 422, code
+/// `invalid_request`), like every other error.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::new(
+                rejection.status(),
+                "invalid_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}

@@ -44,9 +44,14 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Where cargo put the binaries: beside the test executable's `deps/` folder.
+/// Where cargo put the binaries: beside the running executable (a bin such as
+/// `roster-bench`), or beside the test executable's `deps/` folder.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
+    let beside = exe.parent().expect("target dir").join(name);
+    if beside.exists() {
+        return beside;
+    }
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let path = dir.join(name);
     assert!(
@@ -191,6 +196,21 @@ impl World {
             },
         )
         .await;
+    }
+
+    /// kill -9 the API process (in the embedded default: the workers too) and start
+    /// it again on a new port with the same data.
+    pub async fn restart_api(&mut self) {
+        if let Some(mut api) = self.api.take() {
+            let _ = api.kill();
+            let _ = api.wait();
+        }
+        self.start_api().await;
+    }
+
+    /// The process id of `roster-api`, while it runs.
+    pub fn api_pid(&self) -> Option<u32> {
+        self.api.as_ref().map(Child::id)
     }
 
     /// Starts one more `roster-worker` process; returns its index.

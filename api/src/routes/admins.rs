@@ -1,7 +1,7 @@
 //! `/v1/admins`, `/v1/settings`, `/v1/licenses`: the organization's administration.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,12 +13,13 @@ use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/admins", post(create_admin))
+        .route("/v1/admins", post(create_admin).get(list_admins))
         .route("/v1/settings", get(get_settings).patch(update_settings))
         .route("/v1/licenses", get(get_licenses))
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AdminIn {
     email: String,
     role: String,
@@ -29,7 +30,7 @@ struct AdminIn {
 async fn create_admin(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<AdminIn>,
+    JsonBody(input): JsonBody<AdminIn>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_master()?;
     let db = &state.ctx.db;
@@ -63,6 +64,13 @@ async fn create_admin(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+/// The organization's administrators (masters only); tokens are never shown again.
+async fn list_admins(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require_master()?;
+    let items = state.ctx.db.list_admins(caller.0.org_id).await?;
+    Ok(Json(json!({"items": items, "next": null})))
+}
+
 async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Settings>> {
     Ok(Json(state.ctx.db.settings(caller.0.org_id).await?))
 }
@@ -71,7 +79,7 @@ async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResul
 async fn update_settings(
     State(state): State<AppState>,
     caller: Caller,
-    Json(patch): Json<Value>,
+    JsonBody(patch): JsonBody<Value>,
 ) -> ApiResult<Json<Settings>> {
     caller.require_master()?;
     let db = &state.ctx.db;

@@ -2,13 +2,13 @@
 //! admin sees and changes only its scope (its groups and their sub-groups).
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, JsonBody};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_shared::db::{Group, Role};
+use roster_shared::db::{Group, GroupUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GroupIn {
     name: String,
     parent_id: Option<i64>,
@@ -26,14 +27,11 @@ struct GroupIn {
 
 /// A patch: absent fields stay; `"parent_id": null` moves the group to the top.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GroupPatch {
     name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     parent_id: Option<Option<i64>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
@@ -47,16 +45,16 @@ fn check_name(name: &str) -> ApiResult<String> {
 async fn create_group(
     State(state): State<AppState>,
     caller: Caller,
-    Json(input): Json<GroupIn>,
+    JsonBody(input): JsonBody<GroupIn>,
 ) -> ApiResult<(StatusCode, Json<Group>)> {
     let db = &state.ctx.db;
     let org = caller.0.org_id;
     let name = check_name(&input.name)?;
     match input.parent_id {
         Some(parent) => {
-            db.get_group(org, parent).await?.ok_or_else(|| {
-                ApiError::invalid(format!("parent_id: group {parent} does not exist"))
-            })?;
+            db.get_group(org, parent)
+                .await?
+                .ok_or_else(|| missing_parent(parent))?;
             if !db.scope(&caller.0).await?.allows(parent) {
                 return Err(ApiError::forbidden(format!(
                     "group {parent} is outside your groups"
@@ -108,46 +106,39 @@ async fn update_group(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(patch): Json<GroupPatch>,
+    JsonBody(patch): JsonBody<GroupPatch>,
 ) -> ApiResult<Json<Group>> {
-    let db = &state.ctx.db;
     let org = caller.0.org_id;
     visible(&state, &caller, id).await?;
     let name = patch.name.as_deref().map(check_name).transpose()?;
-    if let Some(parent) = patch.parent_id {
-        match parent {
-            None => caller.require_master()?,
-            Some(parent) => {
-                visible(&state, &caller, parent)
-                    .await
-                    .map_err(|e| match e.status {
-                        StatusCode::NOT_FOUND => {
-                            ApiError::invalid(format!("parent_id: group {parent} does not exist"))
-                        }
-                        _ => e,
-                    })?;
-                // No cycles: the new parent may not be the group or one of its descendants.
-                let groups = db.list_groups(org).await?;
-                let mut at = Some(parent);
-                while let Some(g) = at {
-                    if g == id {
-                        return Err(ApiError::invalid(
-                            "parent_id: a group cannot move under itself or its sub-groups",
-                        ));
-                    }
-                    at = groups.iter().find(|x| x.id == g).and_then(|x| x.parent_id);
-                }
-            }
-        }
-        if caller.0.role == Role::Admin && caller.0.group_ids.contains(&id) && parent.is_none() {
-            return Err(ApiError::forbidden(
-                "only a master administrator may do this",
-            ));
+    match patch.parent_id {
+        None => {}
+        // Only a master may make a top-level group.
+        Some(None) => caller.require_master()?,
+        // The new parent must be in the caller's scope too: nothing moves out of it.
+        Some(Some(parent)) => {
+            visible(&state, &caller, parent)
+                .await
+                .map_err(|e| match e.status {
+                    StatusCode::NOT_FOUND => missing_parent(parent),
+                    _ => e,
+                })?;
         }
     }
-    let group = db
+    match state
+        .ctx
+        .db
         .update_group(org, id, name.as_deref(), patch.parent_id)
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(group))
+    {
+        GroupUpdate::Updated(group) => Ok(Json(group)),
+        GroupUpdate::Missing => Err(ApiError::not_found()),
+        GroupUpdate::Cycle => Err(ApiError::invalid(
+            "parent_id: a group cannot move under itself or its sub-groups",
+        )),
+    }
+}
+
+fn missing_parent(parent: i64) -> ApiError {
+    ApiError::invalid(format!("parent_id: group {parent} does not exist"))
 }

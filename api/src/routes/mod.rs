@@ -6,3 +6,13 @@ pub mod imports;
 pub mod ops;
 pub mod technicians;
 mod upload;
+
+/// For `Option<Option<T>>` patch fields: absent stays `None` (serde's default),
+/// present becomes `Some(value)`, so `null` reads as `Some(None)`, "clear it".
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}

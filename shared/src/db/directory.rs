@@ -73,6 +73,7 @@ impl Scope {
 
 /// The organization's settings (API.md, "settings").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub password_policy: PasswordPolicy,
     pub force_password_change: bool,
@@ -81,12 +82,14 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordPolicy {
     pub min_length: i64,
     pub min_strength: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct LicenseSeats {
     pub standard_seats: Option<i64>,
     pub mobile_seats: Option<i64>,
@@ -109,6 +112,63 @@ pub struct Technician {
     pub import_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A license kind, for seat accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum License {
+    Standard,
+    Mobile,
+}
+
+impl License {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            License::Standard => "standard",
+            License::Mobile => "mobile",
+        }
+    }
+}
+
+/// Changes to one technician: `None` leaves a field as it is; for the optional
+/// texts, `Some(None)` clears it. No `Debug`: it may carry a password hash.
+#[derive(Default)]
+pub struct TechnicianChanges {
+    pub name: Option<String>,
+    pub nickname: Option<Option<String>>,
+    pub sso_id: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+    pub standard_license: Option<bool>,
+    pub mobile_license: Option<bool>,
+    /// The new group; the caller has checked that it exists in the organization.
+    pub group_id: Option<GroupId>,
+    /// A new password's PHC hash (never the password).
+    pub password_hash: Option<String>,
+    pub must_change_password: Option<bool>,
+}
+
+/// What an update of one technician came to.
+#[derive(Debug)]
+pub enum TechnicianUpdate {
+    Updated(Technician),
+    /// No such technician in the organization.
+    Missing,
+    /// The change takes a seat of `license` and all `seats` are in use.
+    NoSeat {
+        license: License,
+        seats: i64,
+    },
+}
+
+/// What renaming or moving a group came to.
+#[derive(Debug)]
+pub enum GroupUpdate {
+    Updated(Group),
+    /// No such group (or new parent) in the organization.
+    Missing,
+    /// The new parent is the group itself or one of its sub-groups.
+    Cycle,
 }
 
 /// SHA-256 of a bearer token, hex: what the database keeps instead of the token.
@@ -250,6 +310,36 @@ impl Db {
         }))
     }
 
+    /// Every administrator of `org`, by id (tokens are not even readable: only their hashes are stored).
+    pub async fn list_admins(&self, org: OrgId) -> DbResult<Vec<Admin>> {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, email, role FROM admins WHERE org_id = $1 ORDER BY id")
+                .bind(org)
+                .fetch_all(&self.pool)
+                .await?;
+        let memberships: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT ag.admin_id, ag.group_id FROM admin_groups ag JOIN admins a ON a.id = ag.admin_id \
+             WHERE a.org_id = $1 ORDER BY ag.group_id",
+        )
+        .bind(org)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut groups: HashMap<AdminId, Vec<GroupId>> = HashMap::new();
+        for (admin, group) in memberships {
+            groups.entry(admin).or_default().push(group);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(id, email, role)| Admin {
+                id,
+                org_id: org,
+                email,
+                role: Role::parse(&role).unwrap_or(Role::Admin),
+                group_ids: groups.remove(&id).unwrap_or_default(),
+            })
+            .collect())
+    }
+
     /// The groups `admin` may act on: all for a master, else its groups and their descendants.
     pub async fn scope(&self, admin: &Admin) -> DbResult<Scope> {
         if admin.role == Role::Master {
@@ -313,21 +403,57 @@ impl Db {
         .await?)
     }
 
-    /// Renames and/or moves a group. The caller has checked that the new parent
-    /// exists in the organization and is not the group itself or one of its descendants.
+    /// Renames and/or moves a group (`parent: Some(None)` moves it to the top).
+    /// The check that the new parent is neither the group nor one of its
+    /// sub-groups runs in the same transaction as the move, with the
+    /// organization's row locked on PostgreSQL, so two concurrent moves cannot
+    /// build a cycle between them.
     pub async fn update_group(
         &self,
         org: OrgId,
         id: GroupId,
         name: Option<&str>,
         parent: Option<Option<GroupId>>,
-    ) -> DbResult<Option<Group>> {
+    ) -> DbResult<GroupUpdate> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT id FROM organizations WHERE id = $1{}",
+            self.row_lock()
+        )))
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let groups: Vec<Group> = sqlx::query_as(
+            "SELECT id, name, parent_id FROM technician_groups WHERE org_id = $1 ORDER BY id",
+        )
+        .bind(org)
+        .fetch_all(&mut *tx)
+        .await?;
+        let parents: HashMap<GroupId, Option<GroupId>> =
+            groups.iter().map(|g| (g.id, g.parent_id)).collect();
+        if !parents.contains_key(&id) {
+            return Ok(GroupUpdate::Missing);
+        }
+        if let Some(Some(new_parent)) = parent {
+            if !parents.contains_key(&new_parent) {
+                return Ok(GroupUpdate::Missing);
+            }
+            // Walk up from the new parent; meeting the group means a cycle.
+            let mut seen = HashSet::new();
+            let mut at = Some(new_parent);
+            while let Some(g) = at {
+                if g == id || !seen.insert(g) {
+                    return Ok(GroupUpdate::Cycle);
+                }
+                at = parents.get(&g).copied().flatten();
+            }
+        }
         if let Some(name) = name {
             sqlx::query("UPDATE technician_groups SET name = $1 WHERE org_id = $2 AND id = $3")
                 .bind(name)
                 .bind(org)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         }
         if let Some(parent) = parent {
@@ -337,10 +463,27 @@ impl Db {
             .bind(parent)
             .bind(org)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         }
-        self.get_group(org, id).await
+        let group: Group = sqlx::query_as(
+            "SELECT id, name, parent_id FROM technician_groups WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(GroupUpdate::Updated(group))
+    }
+
+    /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer
+    /// serializes transactions already.
+    fn row_lock(&self) -> &'static str {
+        match self.engine {
+            super::Engine::Postgres => " FOR UPDATE",
+            super::Engine::Sqlite => "",
+        }
     }
 
     pub async fn settings(&self, org: OrgId) -> DbResult<Settings> {
@@ -385,14 +528,97 @@ impl Db {
 
     /// Seats in use: (standard, mobile). A disabled technician holds no mobile seat, as in Rescue.
     pub async fn licenses_used(&self, org: OrgId) -> DbResult<(i64, i64)> {
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
-             FROM technicians WHERE org_id = $1",
-        )
+        seats_used(&self.pool, org).await
+    }
+
+    /// Applies `changes` to technician `id` of `org` in one transaction. A change
+    /// that takes a seat (a license switched on, or a disabled technician with a
+    /// mobile license enabled) needs one free; the organization's settings row is
+    /// locked first, as imports do, so concurrent writers never over-allocate.
+    pub async fn update_technician(
+        &self,
+        org: OrgId,
+        id: i64,
+        changes: &TechnicianChanges,
+    ) -> DbResult<TechnicianUpdate> {
+        let mut tx = self.pool.begin().await?;
+        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{}",
+                self.row_lock()
+            )))
+            .bind(org)
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some(row) = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
+        )))
         .bind(org)
-        .fetch_one(&self.pool)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(TechnicianUpdate::Missing);
+        };
+        let now = technician_from_row(&row)?;
+        let enabled = changes.enabled.unwrap_or(now.enabled);
+        let standard = changes.standard_license.unwrap_or(now.standard_license);
+        let mobile = changes.mobile_license.unwrap_or(now.mobile_license);
+        let needs_standard = standard && !now.standard_license;
+        // A disabled technician holds no mobile seat (as in Rescue).
+        let needs_mobile = enabled && mobile && !(now.enabled && now.mobile_license);
+        if needs_standard || needs_mobile {
+            let (used_standard, used_mobile) = seats_used(&mut *tx, org).await?;
+            for (needed, seats, used, license) in [
+                (
+                    needs_standard,
+                    standard_seats,
+                    used_standard,
+                    License::Standard,
+                ),
+                (needs_mobile, mobile_seats, used_mobile, License::Mobile),
+            ] {
+                if let Some(seats) = seats.filter(|seats| needed && used >= *seats) {
+                    return Ok(TechnicianUpdate::NoSeat { license, seats });
+                }
+            }
+        }
+        let keep = |change: &Option<Option<String>>, now: &Option<String>| match change {
+            Some(value) => value.clone(),
+            None => now.clone(),
+        };
+        sqlx::query(
+            "UPDATE technicians SET name = $1, nickname = $2, sso_id = $3, description = $4, enabled = $5, \
+             standard_license = $6, mobile_license = $7, group_id = $8, \
+             password_hash = COALESCE($9, password_hash), \
+             must_change_password = COALESCE($10, must_change_password), updated_at = $11 \
+             WHERE org_id = $12 AND id = $13",
+        )
+        .bind(changes.name.as_deref().unwrap_or(&now.name))
+        .bind(keep(&changes.nickname, &now.nickname))
+        .bind(keep(&changes.sso_id, &now.sso_id))
+        .bind(keep(&changes.description, &now.description))
+        .bind(i64::from(enabled))
+        .bind(i64::from(standard))
+        .bind(i64::from(mobile))
+        .bind(changes.group_id.unwrap_or(now.group_id))
+        .bind(changes.password_hash.as_deref())
+        .bind(changes.must_change_password.map(i64::from))
+        .bind(now_ms())
+        .bind(org)
+        .bind(id)
+        .execute(&mut *tx)
         .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
+        )))
+        .bind(org)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let updated = technician_from_row(&row)?;
+        tx.commit().await?;
+        Ok(TechnicianUpdate::Updated(updated))
     }
 
     /// Technicians of `org`, filtered, by id, after the cursor `after`.
@@ -453,6 +679,20 @@ impl Db {
                 .await?;
         Ok(ids.into_iter().collect())
     }
+}
+
+/// Seats in use, (standard, mobile), read through `executor` (the pool or a transaction).
+async fn seats_used<'e, E>(executor: E, org: OrgId) -> DbResult<(i64, i64)>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query_as(
+        "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
+         FROM technicians WHERE org_id = $1",
+    )
+    .bind(org)
+    .fetch_one(executor)
+    .await?)
 }
 
 const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id, description, enabled, standard_license, \

@@ -642,7 +642,9 @@ impl Db {
         if renewed != 1 {
             return Ok(None);
         }
-        let (creates, updates) = self.within_seats(&mut tx, org, creates, updates, &mut outcomes).await?;
+        let (creates, updates) = self
+            .within_seats(&mut tx, org, creates, updates, &mut outcomes)
+            .await?;
 
         for batch in creates.chunks(500) {
             let sql = format!(
@@ -755,12 +757,13 @@ impl Db {
             // SQLite has one writer: the transaction is serialized already.
             super::Engine::Sqlite => "",
         };
-        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{lock}"
-        )))
-        .bind(org)
-        .fetch_one(&mut **tx)
-        .await?;
+        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{lock}"
+            )))
+            .bind(org)
+            .fetch_one(&mut **tx)
+            .await?;
         if standard_seats.is_none() && mobile_seats.is_none() {
             return Ok((creates, updates));
         }
@@ -775,7 +778,8 @@ impl Db {
         let mut mobile_left = mobile_seats.map(|s| s - used_mobile);
 
         // What each updated technician holds now: an update only needs the seats it adds.
-        let mut held: std::collections::HashMap<i64, (bool, bool)> = std::collections::HashMap::new();
+        let mut held: std::collections::HashMap<i64, (bool, bool)> =
+            std::collections::HashMap::new();
         for batch in updates.chunks(500) {
             let sql = format!(
                 "SELECT id, standard_license, CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END FROM technicians \
@@ -791,12 +795,17 @@ impl Db {
             }
         }
 
-        let mut writes: Vec<(Option<i64>, TechnicianWrite)> =
-            creates.into_iter().map(|t| (None, t)).chain(updates.into_iter().map(|(id, t)| (Some(id), t))).collect();
+        let mut writes: Vec<(Option<i64>, TechnicianWrite)> = creates
+            .into_iter()
+            .map(|t| (None, t))
+            .chain(updates.into_iter().map(|(id, t)| (Some(id), t)))
+            .collect();
         writes.sort_by_key(|(_, t)| t.row);
         let (mut kept_creates, mut kept_updates) = (Vec::new(), Vec::new());
         for (id, t) in writes {
-            let (has_standard, has_mobile) = id.and_then(|id| held.get(&id).copied()).unwrap_or((false, false));
+            let (has_standard, has_mobile) = id
+                .and_then(|id| held.get(&id).copied())
+                .unwrap_or((false, false));
             let needs_standard = t.standard_license && !has_standard;
             let needs_mobile = t.enabled && t.mobile_license && !has_mobile;
             let mut missing = Vec::new();
@@ -815,7 +824,11 @@ impl Db {
                     errors: missing
                         .into_iter()
                         .map(|(field, left)| {
-                            FieldError::new(field, "license_unavailable", format!("no seat left ({left} of this license left)"))
+                            FieldError::new(
+                                field,
+                                "license_unavailable",
+                                format!("no seat left ({left} of this license left)"),
+                            )
                         })
                         .collect(),
                 });
