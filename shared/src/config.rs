@@ -40,12 +40,28 @@ pub struct Config {
 }
 
 /// Object storage settings for any S3-compatible server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct S3Config {
     pub bucket: String,
     pub endpoint: Option<String>,
     pub region: String,
     pub force_path_style: bool,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key: String,
+    /// `AWS_SECRET_ACCESS_KEY` (never printed).
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("force_path_style", &self.force_path_style)
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A variable that is set but cannot be used.
@@ -76,6 +92,8 @@ impl Config {
             force_path_style: get("ROSTER_S3_FORCE_PATH_STYLE")
                 .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
                 .unwrap_or(true),
+            access_key: get("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+            secret_key: get("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
         });
         let password_hash = match get("ROSTER_PASSWORD_HASH") {
             Some(text) => text.parse().map_err(|message| ConfigError {

@@ -528,7 +528,7 @@ impl Db {
         let row = sqlx::query(
             "UPDATE import_chunks SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
              WHERE import_id = $3 AND chunk_no = $4 \
-             AND (status = 'pending' OR (status = 'running' AND (lease_until < $5 OR lease_owner = $1))) \
+             AND (status = 'pending' OR (status = 'running' AND lease_until < $5)) \
              RETURNING chunk_no, first_row, last_row, row_count, attempts",
         )
         .bind(&lease.owner)

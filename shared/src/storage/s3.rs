@@ -21,15 +21,18 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    /// Builds a client from the configuration; credentials from `AWS_ACCESS_KEY_ID`
-    /// and `AWS_SECRET_ACCESS_KEY`.
+    /// Builds a client from the configuration (credentials included).
     pub fn new(config: &S3Config) -> Self {
-        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default();
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version_latest()
             .region(Region::new(config.region.clone()))
-            .credentials_provider(Credentials::new(key, secret, None, None, "roster-env"))
+            .credentials_provider(Credentials::new(
+                &config.access_key,
+                &config.secret_key,
+                None,
+                None,
+                "roster-config",
+            ))
             .force_path_style(config.force_path_style)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
