@@ -757,16 +757,19 @@ impl Db {
             // SQLite has one writer: the transaction is serialized already.
             super::Engine::Sqlite => "",
         };
+        // Unlimited seats (the default) need no lock: batches of concurrent imports
+        // then never wait for each other here.
+        let seats = "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1";
         let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{lock}"
-            )))
-            .bind(org)
-            .fetch_one(&mut **tx)
-            .await?;
+            sqlx::query_as(seats).bind(org).fetch_one(&mut **tx).await?;
         if standard_seats.is_none() && mobile_seats.is_none() {
             return Ok((creates, updates));
         }
+        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
+            sqlx::query_as(AssertSqlSafe(format!("{seats}{lock}")))
+                .bind(org)
+                .fetch_one(&mut **tx)
+                .await?;
         let (used_standard, used_mobile): (i64, i64) = sqlx::query_as(
             "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
              FROM technicians WHERE org_id = $1",

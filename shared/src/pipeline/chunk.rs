@@ -3,7 +3,7 @@
 //! batch in one transaction that also renews (and so proves) the chunk's lease.
 //! Rows that already have an outcome are skipped: a re-run chunk repeats nothing.
 
-use super::hashing::hash_all;
+use super::hashing::{batch_rows, hash_all};
 use super::plan::read_chunk_file;
 use super::{Context, StepError};
 use crate::db::{ImportRecord, Lease, RowOutcome, Scope, TechnicianWrite};
@@ -13,9 +13,6 @@ use crate::queue::Job;
 use crate::storage::StorageKey;
 use crate::validate::{NewTechnician, RowRules};
 use std::collections::{HashMap, HashSet};
-
-/// Rows validated, hashed and written per transaction.
-const BATCH_ROWS: usize = 250;
 
 /// What the directory says about an import, loaded once per chunk.
 struct Directory {
@@ -106,7 +103,8 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
         }
     } else {
         let directory = load_directory(ctx, &import).await?;
-        for batch in todo.chunks(BATCH_ROWS) {
+        let batch_rows = batch_rows(ctx).await;
+        for batch in todo.chunks(batch_rows) {
             if ctx.shutdown.is_cancelled() {
                 tracing::info!(chunk.no = chunk_no, "shutting down; giving the chunk back");
                 ctx.db.release_chunk(&lease).await?;

@@ -3,6 +3,38 @@
 
 use super::{Context, StepError};
 use crate::password::Password;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long one batch should take to hash: long enough that the per-batch
+/// round trips vanish beside it, short enough to renew a chunk's lease often
+/// and to show progress.
+const BATCH_TARGET: Duration = Duration::from_secs(2);
+
+/// Rows per batch for this process's hash cost and concurrency: a few hundred at
+/// OWASP cost, up to 2,000 when hashing is cheap (then the database round trips
+/// are what a batch amortizes).
+pub(super) async fn batch_rows(ctx: &Context) -> usize {
+    static COST: OnceLock<Duration> = OnceLock::new();
+    let cost = match COST.get() {
+        Some(cost) => *cost,
+        None => {
+            let scheme = ctx.config.password_hash.clone();
+            let measured = tokio::task::spawn_blocking(move || {
+                let probe = Password::new("Probe-Password-For-Timing-1".into());
+                let started = Instant::now();
+                let _ = scheme.hash(&probe);
+                started.elapsed()
+            })
+            .await
+            .unwrap_or(Duration::from_millis(25));
+            *COST.get_or_init(|| measured)
+        }
+    };
+    let per_row = cost.as_secs_f64() / ctx.config.worker_concurrency.max(1) as f64;
+    let rows = (BATCH_TARGET.as_secs_f64() / per_row.max(1e-6)) as usize;
+    rows.clamp(25, 2000)
+}
 
 /// Hashes every password, in order, spreading them over `worker_concurrency` threads.
 pub(super) async fn hash_all(
