@@ -65,7 +65,8 @@ pub struct NewTechnician {
 
 impl NewTechnician {
     /// Parses one record under `rules`, or returns every problem of the row:
-    /// first `record.errors`, then at most one per field in column order.
+    /// first `record.errors`, then at most one per field in column order,
+    /// for the fields the reader did not already report.
     pub fn parse(record: &Record, rules: &RowRules) -> Result<NewTechnician, Vec<FieldError>> {
         let row = Row { record, rules };
         let mut problems = record.errors.clone();
@@ -115,10 +116,10 @@ impl NewTechnician {
             group_id,
         )
         else {
-            return Err(problems);
+            return Err(without_repeats(problems, record.errors.len()));
         };
         if !problems.is_empty() {
-            return Err(problems);
+            return Err(without_repeats(problems, record.errors.len()));
         }
         Ok(NewTechnician {
             name: name.to_owned(),
@@ -280,6 +281,25 @@ impl<'a> Row<'a> {
                 )
             })
     }
+}
+
+/// `problems` without the rules' problems on a field the reader already
+/// reported (the first `from_reader` entries). Fix: a cell cut at 32,767
+/// characters was reported twice, the second time misleadingly ("must be at
+/// most 1024 characters (has 32767)" for a 40,000-character cell), and a JSON
+/// value that was not text came back as "invalid_value" and "required" both.
+fn without_repeats(problems: Vec<FieldError>, from_reader: usize) -> Vec<FieldError> {
+    let reported: Vec<String> = problems
+        .iter()
+        .take(from_reader)
+        .map(|e| e.field.clone())
+        .collect();
+    problems
+        .into_iter()
+        .enumerate()
+        .filter(|(i, e)| *i < from_reader || !reported.contains(&e.field))
+        .map(|(_, e)| e)
+        .collect()
 }
 
 /// Records a field's outcome: its value, or its problem in `problems`.
@@ -484,6 +504,33 @@ mod tests {
         ));
         let errors = NewTechnician::parse(&rec, &rules(Layout::Full, None)).expect_err("fails");
         assert_eq!(codes(&errors), [("Description", "too_long")]);
+    }
+
+    #[test]
+    fn a_field_the_reader_reported_is_not_reported_again() {
+        let mut cells = valid_full();
+        let cut = "d".repeat(32_767); // what the reader kept of a longer cell
+        cells[4] = &cut;
+        cells[0] = "";
+        let mut rec = full(cells);
+        rec.errors.push(FieldError::new(
+            "Description",
+            "too_long",
+            "is over 32,767 characters",
+        ));
+        rec.errors
+            .push(FieldError::new("Email", "invalid_value", "not text"));
+        rec.cells[2] = String::new(); // the reader leaves a non-text value empty
+        let errors = NewTechnician::parse(&rec, &rules(Layout::Full, None)).expect_err("fails");
+        assert_eq!(
+            codes(&errors),
+            [
+                ("Description", "too_long"),
+                ("Email", "invalid_value"),
+                ("Name", "required")
+            ]
+        );
+        assert_eq!(errors[0].message, "is over 32,767 characters");
     }
 
     #[test]

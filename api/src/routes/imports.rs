@@ -1,6 +1,6 @@
 //! `/v1/imports`: start an import, poll it, read its rows, download its result, cancel it.
 
-use super::upload::{Spooled, spool};
+use super::upload::{Spooled, check_declared, spool};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -138,6 +138,7 @@ async fn create_import(
                 if options.file_name.is_none() {
                     options.file_name = field.file_name().map(str::to_owned);
                 }
+                check_declared(field.content_type(), options.file_name.as_deref())?;
                 spooled = Some(spool(field, dir.path(), limit).await?);
             } else {
                 let value = field
@@ -149,6 +150,10 @@ async fn create_import(
         }
         spooled.ok_or_else(|| ApiError::invalid("the form has no 'file' part"))?
     } else {
+        let declared = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        check_declared(declared, options.file_name.as_deref())?;
         spool(request.into_body().into_data_stream(), dir.path(), limit).await?
     };
 

@@ -1,6 +1,11 @@
 //! Receiving an upload: the body is streamed to a spool file with a running byte
 //! count (over the limit is refused with 413 while it streams, never held in
 //! memory), and its format is told from its first bytes.
+//!
+//! The content decides the format (API.md). What the client declares (the
+//! Content-Type and the file name) is only held against the upload when it
+//! names a kind of file that can never be an import: see [`check_declared`]
+//! and docs/api.md, "Roster notes".
 
 use crate::error::ApiError;
 use axum::http::StatusCode;
@@ -71,6 +76,47 @@ where
         bytes,
         format,
     })
+}
+
+/// Declared media types that can never be an import file (matched on the
+/// part before `/`, or the whole type).
+const REFUSED_MEDIA: &[&str] = &["image", "audio", "video", "font", "application/pdf"];
+/// File name endings that can never be an import file.
+const REFUSED_EXTENSIONS: &[&str] = &[
+    "pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "heic",
+];
+
+/// Refuses (415 `unsupported_format`) an upload declared, by its Content-Type
+/// or its file name, as a PDF, an image, audio, video or a font, whatever its
+/// bytes look like: such a declaration and text content disagree, and reading
+/// the text anyway would import something the user did not mean to send (a
+/// PDF may even carry junk before its `%PDF` mark). Every other declaration,
+/// none, `application/octet-stream`, or one naming CSV, JSON or a
+/// spreadsheet, is left to the content: browsers label CSV files as
+/// `application/vnd.ms-excel` and scripts send whatever they like, so a CSV
+/// sent as xlsx is still read as CSV.
+pub fn check_declared(content_type: Option<&str>, file_name: Option<&str>) -> Result<(), ApiError> {
+    if let Some(declared) = content_type {
+        let media = declared
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let kind = media.split('/').next().unwrap_or_default();
+        if REFUSED_MEDIA.iter().any(|r| *r == media || *r == kind) {
+            return Err(unsupported(&format!("the upload is declared as {media}")));
+        }
+    }
+    if let Some((_, extension)) = file_name.and_then(|n| n.rsplit_once('.')) {
+        let extension = extension.trim().to_ascii_lowercase();
+        if REFUSED_EXTENSIONS.contains(&extension.as_str()) {
+            return Err(unsupported(&format!(
+                "the file name says it is a .{extension} file"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn sniff(prefix: &[u8]) -> Result<Format, ApiError> {
