@@ -14,5 +14,5 @@ where
     D: serde::Deserializer<'de>,
     T: serde::Deserialize<'de>,
 {
-    Ok(Some(Option::deserialize(d)?))
+    Ok(Some(<Option<T> as serde::Deserialize>::deserialize(d)?))
 }

@@ -1,20 +1,28 @@
-//! `/v1/technicians`: the directory's technicians, filtered and paged. An admin
-//! sees only technicians of its scope. The password hash never leaves the database.
+//! `/v1/technicians`: the directory's technicians, filtered, paged and changed.
+//! An admin sees and changes only technicians of its scope, and moves them only
+//! within it. A new password is checked against the organization's policy and
+//! hashed here; the hash never leaves the database.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, JsonBody};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_shared::db::{Scope, Technician};
+use roster_shared::db::{Scope, Technician, TechnicianChanges, TechnicianUpdate};
+use roster_shared::password::Password;
+use roster_shared::validate::{PasswordRules, check_password};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/technicians", get(list_technicians))
-        .route("/v1/technicians/{id}", get(get_technician))
+        .route(
+            "/v1/technicians/{id}",
+            get(get_technician).patch(update_technician),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,20 +71,172 @@ async fn list_technicians(
     Ok(Json(json!({"items": items, "next": next})))
 }
 
-async fn get_technician(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Technician>> {
+/// A technician in the caller's organization and scope: 404 when it is not in
+/// the organization, 403 when it is outside the caller's groups.
+async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(Technician, Scope)> {
     let db = &state.ctx.db;
     let tech = db
         .get_technician(caller.0.org_id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if !db.scope(&caller.0).await?.allows(tech.group_id) {
+    let scope = db.scope(&caller.0).await?;
+    if !scope.allows(tech.group_id) {
         return Err(ApiError::forbidden(
             "this technician is outside your groups",
         ));
     }
-    Ok(Json(tech))
+    Ok((tech, scope))
+}
+
+async fn get_technician(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Technician>> {
+    Ok(Json(visible(&state, &caller, id).await?.0))
+}
+
+/// A patch: absent fields stay; for nickname, sso_id and description `null`
+/// or `""` clears the value. The email is the technician's identity and stays.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TechnicianPatch {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    nickname: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present")]
+    sso_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present")]
+    description: Option<Option<String>>,
+    enabled: Option<bool>,
+    standard_license: Option<bool>,
+    mobile_license: Option<bool>,
+    group_id: Option<i64>,
+    /// Wrapped at once: `Password` prints as `***` and cannot be serialized.
+    #[serde(default, deserialize_with = "password")]
+    password: Option<Password>,
+}
+
+fn password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Password>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(Password::new))
+}
+
+impl TechnicianPatch {
+    /// The changes, with the import's rules on lengths (API.md, "Import files").
+    fn changes(&self) -> ApiResult<TechnicianChanges> {
+        let name = match self.name.as_deref().map(str::trim) {
+            None => None,
+            Some("") => return Err(ApiError::invalid("name: is required")),
+            Some(name) => Some(limited("name", name, 128)?.to_owned()),
+        };
+        let optional = |field: &str, value: &Option<Option<String>>, max: usize| {
+            value
+                .as_ref()
+                .map(|v| {
+                    let v = v.as_deref().map(str::trim).filter(|v| !v.is_empty());
+                    v.map(|v| limited(field, v, max).map(str::to_owned))
+                        .transpose()
+                })
+                .transpose()
+        };
+        Ok(TechnicianChanges {
+            name,
+            nickname: optional("nickname", &self.nickname, 128)?,
+            sso_id: optional("sso_id", &self.sso_id, 128)?,
+            description: optional("description", &self.description, 1024)?,
+            enabled: self.enabled,
+            standard_license: self.standard_license,
+            mobile_license: self.mobile_license,
+            group_id: self.group_id,
+            ..TechnicianChanges::default()
+        })
+    }
+}
+
+fn limited<'a>(field: &str, value: &'a str, max: usize) -> ApiResult<&'a str> {
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!(
+            "{field}: must be at most {max} characters"
+        )));
+    }
+    Ok(value)
+}
+
+async fn update_technician(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(patch): JsonBody<TechnicianPatch>,
+) -> ApiResult<Json<Technician>> {
+    let db = &state.ctx.db;
+    let org = caller.0.org_id;
+    let (tech, scope) = visible(&state, &caller, id).await?;
+    let mut changes = patch.changes()?;
+    if let Some(group) = changes.group_id {
+        if db.get_group(org, group).await?.is_none() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_group",
+                format!("group {group} does not exist"),
+            ));
+        }
+        if !scope.allows(group) {
+            return Err(ApiError::forbidden(format!(
+                "group {group} is outside your groups"
+            )));
+        }
+    }
+    if let Some(password) = patch.password {
+        let settings = db.settings(org).await?;
+        let name = changes.name.as_deref().unwrap_or(&tech.name);
+        let nickname = match &changes.nickname {
+            Some(nickname) => nickname.as_deref(),
+            None => tech.nickname.as_deref(),
+        };
+        check_new_password(
+            &password,
+            &settings.password_policy,
+            [name, nickname.unwrap_or(""), &tech.email],
+        )?;
+        let scheme = state.ctx.config.password_hash.clone();
+        let hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
+            .await
+            .map_err(ApiError::internal)?;
+        changes.password_hash = Some(hash);
+        changes.must_change_password = Some(settings.force_password_change);
+    }
+    match db.update_technician(org, id, &changes).await? {
+        TechnicianUpdate::Updated(tech) => Ok(Json(*tech)),
+        TechnicianUpdate::Missing => Err(ApiError::not_found()),
+        TechnicianUpdate::NoSeat { license, seats } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "license_unavailable",
+            format!("all {seats} {} license seats are in use", license.as_str()),
+        )),
+    }
+}
+
+/// The import's password rules: present, at most 1,024 characters, and the
+/// organization's length and strength policy (`weak_password`).
+fn check_new_password(
+    password: &Password,
+    policy: &roster_shared::db::PasswordPolicy,
+    about: [&str; 3],
+) -> ApiResult<()> {
+    let text = password.expose();
+    if text.is_empty() {
+        return Err(ApiError::invalid("password: is required"));
+    }
+    limited("password", text, 1024)?;
+    let rules = PasswordRules {
+        min_length: policy.min_length.max(0) as usize,
+        min_strength: policy.min_strength.clamp(0, 4) as u8,
+    };
+    check_password(text, &rules, about).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_password",
+            format!("password: {}", e.message),
+        )
+    })
 }

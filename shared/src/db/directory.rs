@@ -151,7 +151,7 @@ pub struct TechnicianChanges {
 /// What an update of one technician came to.
 #[derive(Debug)]
 pub enum TechnicianUpdate {
-    Updated(Technician),
+    Updated(Box<Technician>),
     /// No such technician in the organization.
     Missing,
     /// The change takes a seat of `license` and all `seats` are in use.
@@ -550,8 +550,11 @@ impl Db {
             .bind(org)
             .fetch_one(&mut *tx)
             .await?;
+        // The row is locked too: an import updating this technician meanwhile
+        // (which takes the settings lock only when seats are limited) is not overwritten.
         let Some(row) = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
+            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2{}",
+            self.row_lock()
         )))
         .bind(org)
         .bind(id)
@@ -618,7 +621,7 @@ impl Db {
         .await?;
         let updated = technician_from_row(&row)?;
         tx.commit().await?;
-        Ok(TechnicianUpdate::Updated(updated))
+        Ok(TechnicianUpdate::Updated(Box::new(updated)))
     }
 
     /// Technicians of `org`, filtered, by id, after the cursor `after`.
