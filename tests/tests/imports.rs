@@ -260,6 +260,14 @@ async fn uploads_are_refused_when_too_large_unsupported_or_unauthenticated() {
         404
     );
     assert_eq!(api.get("/v1/imports/not-a-uuid").await.status, 404);
+    // Malformed parameters are problem+json too, never axum's plain text.
+    let a = api.get("/v1/imports?limit=abc").await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.headers["content-type"], "application/problem+json");
+    assert_eq!(a.json()["code"], "invalid_request");
+    let a = api.get("/v1/groups/abc").await;
+    assert_eq!(a.status, 404);
+    assert_eq!(a.json()["code"], "not_found");
     // Nothing was registered by the refused uploads.
     assert_eq!(
         api.get("/v1/imports").await.json()["items"]

@@ -2,9 +2,10 @@
 //! admin sees and changes only its scope (its groups and their sub-groups).
 
 use crate::auth::Caller;
+use crate::error::Path;
 use crate::error::{ApiError, ApiResult, JsonBody};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};

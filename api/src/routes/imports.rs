@@ -3,9 +3,10 @@
 use super::upload::{Spooled, check_declared, spool};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::error::{Path, Query};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};

@@ -1,8 +1,9 @@
 //! Operations: liveness, readiness, metrics, the OpenAPI description and the
 //! example import files.
 
+use crate::error::Path;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

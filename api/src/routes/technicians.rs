@@ -5,8 +5,9 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{Path, Query};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
