@@ -248,8 +248,8 @@ impl Db {
     /// The administrator a bearer token belongs to.
     pub async fn admin_by_token(&self, token: &str) -> DbResult<Option<Admin>> {
         let hash = token_hash(token);
-        let Some(row) = sqlx::query(
-            "SELECT id, org_id, email, role, token_hash FROM admins WHERE token_hash = $1",
+        let Some((id, org, stored)) = sqlx::query_as::<_, (i64, i64, String)>(
+            "SELECT id, org_id, token_hash FROM admins WHERE token_hash = $1",
         )
         .bind(&hash)
         .fetch_optional(&self.pool)
@@ -259,28 +259,13 @@ impl Db {
         };
         // The lookup is by hash already; compare again in constant time so that no
         // code path ever compares secrets with an early exit.
-        let stored: String = row.try_get("token_hash")?;
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             stored.as_bytes(),
             hash.as_bytes(),
         )) {
             return Ok(None);
         }
-        let id: i64 = row.try_get("id")?;
-        let group_ids = sqlx::query_scalar(
-            "SELECT group_id FROM admin_groups WHERE admin_id = $1 ORDER BY group_id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let role: String = row.try_get("role")?;
-        Ok(Some(Admin {
-            id,
-            org_id: row.try_get("org_id")?,
-            email: row.try_get("email")?,
-            role: Role::parse(&role).unwrap_or(Role::Admin),
-            group_ids,
-        }))
+        self.admin(org, id).await
     }
 
     /// An administrator of `org` by id.
