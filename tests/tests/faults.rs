@@ -82,6 +82,14 @@ async fn scenario(workers: usize, n: usize, env: &[(&str, &str)]) -> Scenario {
     }
 }
 
+/// A slow import whose chunks may be claimed only once: an outage must cost no
+/// attempt (nothing was interrupted), or the rows it touched end `interrupted`.
+fn outage_env() -> Vec<(&'static str, &'static str)> {
+    let mut env = slow_env();
+    env.push(("ROSTER_MAX_ATTEMPTS", "1"));
+    env
+}
+
 /// The environment of a slow import: 50-row chunks, one hash at a time.
 fn slow_env() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -89,10 +97,6 @@ fn slow_env() -> Vec<(&'static str, &'static str)> {
         ("ROSTER_WORKER_CONCURRENCY", "1"),
         ("ROSTER_CHUNK_ROWS", "50"),
     ]
-}
-
-async fn import_json(api: &Client, id: &str) -> Value {
-    api.get(&format!("/v1/imports/{id}")).await.json()
 }
 
 /// Waits until the import has recorded at least `rows` outcomes (so it is planned
@@ -206,11 +210,12 @@ async fn assert_exactly_once(s: &Scenario, test: &str, status: &str) -> BTreeMap
 
     // The technicians are exactly the created rows: by count and by email.
     let db = world.db().await;
-    let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM technicians WHERE import_id = $1")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await
-        .expect("technicians of the import");
+    let emails: Vec<String> =
+        sqlx::query_scalar("SELECT email FROM technicians WHERE import_id = $1")
+            .bind(id)
+            .fetch_all(&db.pool)
+            .await
+            .expect("technicians of the import");
     let in_org: i64 = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM technicians")
         .fetch_one(&db.pool)
         .await
@@ -243,8 +248,15 @@ async fn assert_exactly_once(s: &Scenario, test: &str, status: &str) -> BTreeMap
     );
     assert_eq!(lost, 0, "rows without an outcome\n{}", logs());
     assert_eq!(duplicated, 0, "rows that took effect twice");
-    assert!(strays.is_empty(), "outcomes of rows not in the file: {strays:?}");
-    assert_eq!(outcomes.len() as i64, n, "the rows endpoint lists each row once");
+    assert!(
+        strays.is_empty(),
+        "outcomes of rows not in the file: {strays:?}"
+    );
+    assert_eq!(
+        outcomes.len() as i64,
+        n,
+        "the rows endpoint lists each row once"
+    );
     assert_eq!(recorded, n, "the database holds one outcome per row");
     assert_eq!(open_chunks, 0, "every chunk is closed");
     assert_eq!(
@@ -253,7 +265,11 @@ async fn assert_exactly_once(s: &Scenario, test: &str, status: &str) -> BTreeMap
         "one technician per created row"
     );
     assert_eq!(technicians, created, "the technicians are the created rows");
-    assert_eq!(in_org, emails.len() as i64, "no technician outside the import");
+    assert_eq!(
+        in_org,
+        emails.len() as i64,
+        "no technician outside the import"
+    );
 
     // Each outcome belongs to its row of the file.
     for (row, o) in &by_row {
@@ -311,7 +327,10 @@ async fn assert_exactly_once(s: &Scenario, test: &str, status: &str) -> BTreeMap
     for (i, line) in sheet[1..].iter().enumerate() {
         let row = i as i64 + 2;
         let o = &by_row[&row];
-        assert_eq!(line[2], s.rows[i].email, "line of row {row} is in file order");
+        assert_eq!(
+            line[2], s.rows[i].email,
+            "line of row {row} is in file order"
+        );
         let cell = line.get(result_at).map(String::as_str).unwrap_or("");
         let ok = match o["status"].as_str().unwrap_or("") {
             "created" => cell == "Success",
@@ -346,6 +365,29 @@ fn assert_unaffected(s: &Scenario, rows: &BTreeMap<i64, Value>) {
     }
 }
 
+/// Waits until the import is under way (rows committed, a chunk in the hands of a
+/// live worker): the moment to inject a fault.
+async fn wait_mid_import(s: &mut Scenario) {
+    wait_processed(&s.api, &s.id, 1).await;
+    wait_mid_chunk(&mut s.world, &s.id).await;
+}
+
+/// Every worker process is still running: an outage is no reason to exit.
+fn assert_workers_alive(world: &mut World) {
+    let statuses: Vec<_> = world
+        .workers
+        .iter_mut()
+        .map(|w| w.try_wait().expect("worker status"))
+        .collect();
+    for (n, status) in statuses.into_iter().enumerate() {
+        assert!(
+            status.is_none(),
+            "worker {n} exited ({status:?}) during the outage\n{}",
+            world.log(&format!("worker-{n}.log"))
+        );
+    }
+}
+
 /// The name of this world's PostgreSQL database.
 fn database_name(world: &World) -> String {
     world
@@ -359,47 +401,74 @@ fn database_name(world: &World) -> String {
 // ---- 1. kill -9 ---------------------------------------------------------------------
 
 /// The kill -9 scenario (also run in a loop by scripts/soak-kill9.sh): two workers,
-/// and three times one of them is killed in the middle of a chunk and a fresh one
-/// started in its place.
+/// and three times, spread over the import, the worker in the middle of a chunk is
+/// killed and a fresh one started in its place.
 #[tokio::test]
 async fn kill_9_workers_mid_chunk_loses_and_repeats_no_row() {
     let mut s = scenario(2, 400, &slow_env()).await;
-    let mut killed_chunks = Vec::new();
-    for _ in 0..3 {
+    let mut interrupted = Vec::new();
+    let mut processed = 0;
+    for kill in 0..3 {
+        if kill > 0 {
+            // The next kill comes after some more rows were committed.
+            let v = wait_processed(&s.api, &s.id, processed + 1).await;
+            processed = v["processed_rows"].as_i64().unwrap_or(0);
+        }
         let (n, chunk) = wait_mid_chunk(&mut s.world, &s.id).await;
         s.world.kill_worker(n);
-        killed_chunks.push(chunk);
         s.world.start_worker();
-        // Let the next chunks get under way before the next kill.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // Unless it finished in the instant before the kill, the chunk is left
+        // running under a dead owner: another worker must claim it again.
+        if running_chunks(&s.world, &s.id)
+            .await
+            .iter()
+            .any(|(c, _)| *c == chunk)
+        {
+            interrupted.push(chunk);
+        }
     }
     let rows = assert_exactly_once(&s, "kill_9", "completed").await;
     assert_unaffected(&s, &rows);
-    // Only workers that were started as replacements were killed: each kill hit a
-    // chunk that another worker then finished.
-    assert_eq!(killed_chunks.len(), 3);
+    assert!(!interrupted.is_empty(), "no kill interrupted a chunk");
+    let db = s.world.db().await;
+    for chunk in interrupted {
+        let attempts: i64 = sqlx::query_scalar::<_, i64>(
+            "SELECT attempts FROM import_chunks WHERE import_id = $1 AND chunk_no = $2",
+        )
+        .bind(&s.id)
+        .bind(chunk)
+        .fetch_one(&db.pool)
+        .await
+        .expect("chunk attempts");
+        assert!(
+            attempts >= 2,
+            "chunk {chunk} was finished by another worker"
+        );
+    }
+    db.pool.close().await;
 }
 
 // ---- 2. Redis restarted ---------------------------------------------------------------
 
 #[tokio::test]
 async fn redis_restart_mid_import_loses_no_row() {
-    let mut s = scenario(2, 300, &slow_env()).await;
-    wait_processed(&s.api, &s.id, 1).await;
+    let mut s = scenario(2, 300, &outage_env()).await;
+    wait_mid_import(&mut s).await;
     let port = s.world.redis_port.expect("redis port");
     s.world.stop_redis();
     tokio::time::sleep(Duration::from_secs(1)).await;
     s.world.start_redis(Some(port)).await;
     let rows = assert_exactly_once(&s, "redis_restart", "completed").await;
     assert_unaffected(&s, &rows);
+    assert_workers_alive(&mut s.world);
 }
 
 // ---- 3. Redis flushed -----------------------------------------------------------------
 
 #[tokio::test]
 async fn redis_flushall_mid_import_loses_no_row() {
-    let s = scenario(2, 300, &slow_env()).await;
-    wait_processed(&s.api, &s.id, 1).await;
+    let mut s = scenario(2, 300, &outage_env()).await;
+    wait_mid_import(&mut s).await;
     let port = s.world.redis_port.expect("redis port");
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("redis url");
     let mut conn = client
@@ -412,19 +481,20 @@ async fn redis_flushall_mid_import_loses_no_row() {
         .expect("FLUSHALL");
     let rows = assert_exactly_once(&s, "redis_flushall", "completed").await;
     assert_unaffected(&s, &rows);
+    assert_workers_alive(&mut s.world);
 }
 
 // ---- 4. database connections cut ------------------------------------------------------
 
 #[tokio::test]
 async fn terminated_database_connections_mid_import_lose_no_row() {
-    let s = scenario(2, 300, &slow_env()).await;
-    wait_processed(&s.api, &s.id, 1).await;
+    let mut s = scenario(2, 300, &slow_env()).await;
+    wait_mid_import(&mut s).await;
     let name = database_name(&s.world);
     let admin = roster_shared::db::Db::connect(&format!("{}/postgres", pg_admin_url()), 1)
         .await
         .expect("admin connection");
-    for _ in 0..3 {
+    for _ in 0..6 {
         // Only this test's own database: every other test keeps its connections.
         let cut: Vec<bool> = sqlx::query_scalar(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
@@ -434,11 +504,12 @@ async fn terminated_database_connections_mid_import_lose_no_row() {
         .await
         .expect("pg_terminate_backend");
         assert!(!cut.is_empty(), "the workers were connected to {name}");
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     admin.pool.close().await;
     let rows = assert_exactly_once(&s, "pg_terminate", "completed").await;
     assert_unaffected(&s, &rows);
+    assert_workers_alive(&mut s.world);
 }
 
 fn pg_admin_url() -> String {
@@ -449,14 +520,15 @@ fn pg_admin_url() -> String {
 
 #[tokio::test]
 async fn s3_outage_mid_import_loses_no_row() {
-    let mut s = scenario(2, 300, &slow_env()).await;
-    wait_processed(&s.api, &s.id, 1).await;
+    let mut s = scenario(2, 300, &outage_env()).await;
+    wait_mid_import(&mut s).await;
     let port = s.world.s3_port.expect("s3 port");
     s.world.stop_s3();
     tokio::time::sleep(Duration::from_secs(4)).await;
     s.world.start_s3(Some(port)).await;
     let rows = assert_exactly_once(&s, "s3_outage", "completed").await;
     assert_unaffected(&s, &rows);
+    assert_workers_alive(&mut s.world);
 }
 
 // ---- 6. graceful shutdown ------------------------------------------------------------
@@ -508,6 +580,7 @@ async fn sigterm_mid_import_exits_zero_and_another_worker_finishes() {
 async fn cancel_mid_import_keeps_applied_rows_and_reports_the_rest() {
     let s = scenario(1, 400, &slow_env()).await;
     wait_processed(&s.api, &s.id, 1).await;
+    let before = s.api.all_rows(&s.id).await;
     let a = s
         .api
         .post(&format!("/v1/imports/{}/cancel", s.id), json!({}))
@@ -525,6 +598,13 @@ async fn cancel_mid_import_keeps_applied_rows_and_reports_the_rest() {
                 "row {row}: {o}"
             );
         }
+    }
+    // Rows recorded before the cancel keep their outcome (and their technician).
+    assert!(!before.is_empty());
+    for o in &before {
+        let row = o["row"].as_i64().unwrap();
+        assert_eq!(rows[&row]["status"], o["status"], "row {row}");
+        assert_eq!(rows[&row]["technician_id"], o["technician_id"], "row {row}");
     }
     let again = s
         .api
@@ -643,5 +723,8 @@ async fn workers_have_unique_ids_and_a_restarted_worker_takes_work_at_once() {
         new_ids[0] != ids.0 && new_ids[0] != ids.1,
         "the restarted worker reused an id"
     );
-    assert!(log.contains("chunk claimed"), "the new worker did the work: {log}");
+    assert!(
+        log.contains("chunk claimed"),
+        "the new worker did the work: {log}"
+    );
 }

@@ -12,10 +12,22 @@ use roster_shared::queue::Job;
 use roster_shared::runtime::Runtime;
 use std::time::Duration;
 
-/// The queue handler: a two-line adapter over the pipeline, which settles every
-/// failure itself (so apalis never reschedules on its own).
+/// One step at a time in this process (see [`handle`]).
+static ONE_STEP: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// The queue handler: an adapter over the pipeline, which settles every failure
+/// itself (so apalis never reschedules on its own). The step runs in a task of its
+/// own: when Redis goes away apalis drops its worker, and the step would be cut off
+/// mid-chunk (its work lost, an attempt used up). It finishes instead, and the
+/// rebuilt worker's first step waits for it here.
 async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
-    pipeline::run(&ctx, job).await;
+    let permit = ONE_STEP.acquire().await?;
+    let ctx: Context = (*ctx).clone();
+    tokio::spawn(async move {
+        pipeline::run(&ctx, job).await;
+        drop(permit);
+    })
+    .await?;
     Ok(())
 }
 
@@ -41,30 +53,51 @@ async fn run() -> anyhow::Result<()> {
     tracing::info!(worker.id = %ctx.worker_id, concurrency = ctx.config.worker_concurrency, "roster-worker started");
 
     let reconciler = tokio::spawn(pipeline::run_reconciler(ctx.clone(), ctx.shutdown.clone()));
-    let backend = redis
-        .storage()
-        .poll_with_interval(Duration::from_millis(250));
-    let worker = WorkerBuilder::new(ctx.worker_id.clone())
-        .backend(backend)
-        .concurrency(1)
-        .data(ctx.clone())
-        .build(handle);
-
     let shutdown = ctx.shutdown.clone();
-    let signal = async move {
+    tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("stopping: no new work; the current chunk is given back at its next batch");
         shutdown.cancel();
-        Ok::<(), std::io::Error>(())
-    };
-    let outcome = tokio::time::timeout(
-        Duration::from_secs(3600 * 24 * 365),
-        worker.run_until(signal),
-    )
-    .await;
-    if let Ok(Err(e)) = outcome {
-        tracing::warn!(error = %e, "worker stopped");
+    });
+
+    // apalis stops its worker for good when a poll fails (Redis restarted, or a
+    // connection cut): build a new one and go on, or this process would stop taking
+    // work, finish its reconciler's wait and exit 0 as if asked to. Each run gets its
+    // own name: a stopped worker's registration may still look alive to Redis.
+    for run in 0u64.. {
+        let name = match run {
+            0 => ctx.worker_id.clone(),
+            n => format!("{}-r{n}", ctx.worker_id),
+        };
+        let backend = redis
+            .storage()
+            .poll_with_interval(Duration::from_millis(250));
+        let worker = WorkerBuilder::new(name)
+            .backend(backend)
+            .concurrency(1)
+            .data(ctx.clone())
+            .build(handle);
+        let stop = ctx.shutdown.clone();
+        let outcome = worker
+            .run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
+        match outcome {
+            Err(e) => tracing::warn!(error = %e, "queue worker stopped; starting it again in 1 s"),
+            Ok(()) => tracing::warn!("queue worker ended; starting it again in 1 s"),
+        }
+        tokio::select! {
+            _ = ctx.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
+    // A step left running by a torn-down queue worker gives its chunk back at its next batch.
+    let _ = tokio::time::timeout(Duration::from_secs(10), ONE_STEP.acquire()).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), reconciler).await;
     Ok(())
 }

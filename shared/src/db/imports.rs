@@ -386,14 +386,20 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Gives up a claim on the import (after a transient failure: it will be handed out again).
-    pub async fn release_import(&self, id: &ImportId, owner: &str) -> DbResult<()> {
-        sqlx::query("UPDATE imports SET lease_owner = NULL, lease_until = NULL, enqueued_at = $3 WHERE id = $1 AND lease_owner = $2")
-            .bind(&id.0)
-            .bind(owner)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+    /// Gives up a claim on the import after a failure: it will be handed out again.
+    /// Unless `counted`, the claim is taken back from `step_attempts`: an outage
+    /// (`StepError::is_transient`) must not use up the budget meant for defects.
+    pub async fn release_import(&self, id: &ImportId, owner: &str, counted: bool) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE imports SET lease_owner = NULL, lease_until = NULL, enqueued_at = $3, \
+             step_attempts = step_attempts - $4 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(&id.0)
+        .bind(owner)
+        .bind(now_ms())
+        .bind(i64::from(!counted))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -552,19 +558,50 @@ impl Db {
         .transpose()
     }
 
-    /// Gives a chunk back (after a transient failure, or at shutdown).
+    /// Gives a chunk back after a transient failure or at shutdown. The claim is not
+    /// counted: the chunk was not interrupted, and `attempts` (which fails a chunk's
+    /// rows once it exceeds `max_attempts`) is for chunks that kill their workers.
+    /// The chunk is due at once, so the next reconciler sweep of any worker re-sends it
+    /// (at shutdown nobody else would before `requeue_after`).
     pub async fn release_chunk(&self, lease: &Lease) -> DbResult<()> {
+        self.give_back_chunk(lease, false).await
+    }
+
+    /// Gives a chunk back after a failure that may recur (a defect, not an outage):
+    /// the claim stays counted, so a chunk that keeps failing ends after `max_attempts`.
+    pub async fn release_chunk_counted(&self, lease: &Lease) -> DbResult<()> {
+        self.give_back_chunk(lease, true).await
+    }
+
+    async fn give_back_chunk(&self, lease: &Lease, counted: bool) -> DbResult<()> {
         sqlx::query(
-            "UPDATE import_chunks SET status = 'pending', lease_owner = NULL, lease_until = NULL, enqueued_at = $1 \
-             WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
+            "UPDATE import_chunks SET status = 'pending', lease_owner = NULL, lease_until = NULL, enqueued_at = 0, \
+             attempts = attempts - $1 WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
         )
-        .bind(now_ms())
+        .bind(i64::from(!counted))
         .bind(&lease.import_id.0)
         .bind(lease.chunk_no)
         .bind(&lease.owner)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Extends the caller's lease on a chunk while it works on it (the lease keeper of
+    /// `pipeline::chunk`); false when the lease was lost.
+    pub async fn renew_chunk(&self, lease: &Lease, lease_ms: i64) -> DbResult<bool> {
+        let n = sqlx::query(
+            "UPDATE import_chunks SET lease_until = $1 \
+             WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(&lease.import_id.0)
+        .bind(lease.chunk_no)
+        .bind(&lease.owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     /// The rows of `first..=last` that already have an outcome.

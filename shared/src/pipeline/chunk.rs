@@ -31,6 +31,8 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
     let Some((plan, attempts)) = ctx.db.claim_chunk(&lease, ctx.lease_ms()).await? else {
         return Ok(()); // done already, or held by a live worker
     };
+    // Renews the lease until this function returns, however long a batch takes to hash.
+    let _lease_keeper = super::LeaseKeeper::chunk(ctx, &lease);
     let Some(import) = ctx.db.load_import(id).await? else {
         return Ok(());
     };

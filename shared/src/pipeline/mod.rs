@@ -94,7 +94,7 @@ pub async fn run(ctx: &Context, job: Job) {
             Ok(()) => tracing::debug!(duration_ms = started.elapsed().as_millis() as u64, "step done"),
             Err(e) => {
                 tracing::warn!(error = %e, transient = e.is_transient(), "step failed; handing it back");
-                give_back(ctx, &job).await;
+                give_back(ctx, &job, e.is_transient()).await;
             }
         }
     }
@@ -112,8 +112,9 @@ fn step_name(job: &Job) -> &'static str {
 
 /// After a failure: wait a little, release the lease and send the job again. If the
 /// database is away this fails too, and the lease simply expires: the reconciler
-/// then hands the work out again.
-async fn give_back(ctx: &Context, job: &Job) {
+/// then hands the work out again. A transient failure (a server away) does not count
+/// as an attempt: only defects and interruptions use up `max_attempts`.
+async fn give_back(ctx: &Context, job: &Job, transient: bool) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let released = match job {
         Job::ProcessChunk {
@@ -125,10 +126,16 @@ async fn give_back(ctx: &Context, job: &Job) {
                 chunk_no: *chunk_no,
                 owner: ctx.worker_id.clone(),
             };
-            ctx.db.release_chunk(&lease).await
+            if transient {
+                ctx.db.release_chunk(&lease).await
+            } else {
+                ctx.db.release_chunk_counted(&lease).await
+            }
         }
         Job::PlanImport { import_id } | Job::FinalizeImport { import_id } => {
-            ctx.db.release_import(import_id, &ctx.worker_id).await
+            ctx.db
+                .release_import(import_id, &ctx.worker_id, !transient)
+                .await
         }
     };
     match released {
@@ -138,6 +145,40 @@ async fn give_back(ctx: &Context, job: &Job) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not release lease; it will expire"),
+    }
+}
+
+/// Keeps a chunk's lease alive while its worker works on it: renews it every third
+/// of the lease until dropped. Without it the lease was renewed only when a batch
+/// committed, so a batch that took longer than the lease to hash (a busy machine, a
+/// high hash cost) lost its chunk to another worker, which lost it in turn: the
+/// chunk went round until `max_attempts` failed its rows as `interrupted`. A dead
+/// worker renews nothing, so its chunk is still handed out again after one lease.
+pub(crate) struct LeaseKeeper(tokio::task::JoinHandle<()>);
+
+impl LeaseKeeper {
+    pub(crate) fn chunk(ctx: &Context, lease: &crate::db::Lease) -> Self {
+        let (db, lease, lease_ms) = (ctx.db.clone(), lease.clone(), ctx.lease_ms());
+        let every = Duration::from_millis((lease_ms / 3).max(100) as u64);
+        Self(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await; // the first tick is immediate: the claim just set the lease
+            loop {
+                tick.tick().await;
+                match db.renew_chunk(&lease, lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => return, // lost (or finished): the next commit finds out
+                    Err(e) => tracing::warn!(error = %e, "could not renew the chunk's lease"),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
