@@ -355,3 +355,22 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+#[tokio::test]
+async fn a_lost_upload_fails_the_import_instead_of_retrying_forever() {
+    let mut world = World::start(Mode::Cluster, 0, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let csv = full_csv(&[("Gil Lost", "gil@acme.test", &strong_password(5), group)]);
+    let a = api.upload("lost.csv", csv.into_bytes(), &[]).await;
+    let id = a.json()["id"].as_str().unwrap().to_owned();
+    // No worker runs yet: remove the stored upload behind Roster's back.
+    let upload = world.s3_root().join(format!("roster/imports/{id}/upload"));
+    assert!(upload.exists(), "{} was stored", upload.display());
+    std::fs::remove_file(&upload).unwrap();
+    world.start_worker();
+    let done = api.wait_finished(&id, FINISH).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["code"], "internal");
+    assert!(done["error"]["message"].as_str().unwrap().contains("missing"));
+}

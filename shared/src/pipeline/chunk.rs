@@ -5,7 +5,7 @@
 
 use super::hashing::{batch_rows, hash_all};
 use super::plan::read_chunk_file;
-use super::{Context, StepError};
+use super::{Context, StepError, too_many_attempts};
 use crate::db::{ImportRecord, Lease, RowOutcome, Scope, TechnicianWrite};
 use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
 use crate::password::Password;
@@ -33,6 +33,12 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
     };
     // Renews the lease until this function returns, however long a batch takes to hash.
     let _lease_keeper = super::LeaseKeeper::chunk(ctx, &lease);
+    // A chunk whose very reading keeps failing (a defect, not an outage) would
+    // otherwise be handed out forever: past the budget, the import fails.
+    if too_many_attempts(ctx, id, attempts).await? {
+        ctx.db.close_chunks(id).await?;
+        return Ok(());
+    }
     let Some(import) = ctx.db.load_import(id).await? else {
         return Ok(());
     };

@@ -92,6 +92,22 @@ pub async fn run(ctx: &Context, job: Job) {
         };
         match result {
             Ok(()) => tracing::debug!(duration_ms = started.elapsed().as_millis() as u64, "step done"),
+            Err(StepError::Storage(StorageError::NotFound(key))) => {
+                // The upload or one of its chunks is gone from the object store: no
+                // retry can bring it back, so the import fails now instead of looping.
+                tracing::error!(object = %key, "an input object is missing; failing the import");
+                let id = job.import_id();
+                let failed = async {
+                    ctx.db.close_chunks(id).await?;
+                    ctx.db
+                        .fail_import(id, "internal", "part of the uploaded file is missing from the object store; upload it again")
+                        .await
+                };
+                if let Err(e) = failed.await {
+                    tracing::warn!(error = %e, "could not fail the import yet");
+                    give_back(ctx, &job, true).await;
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, transient = e.is_transient(), "step failed; handing it back");
                 give_back(ctx, &job, e.is_transient()).await;
