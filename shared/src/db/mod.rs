@@ -6,11 +6,15 @@
 //! flags and UUID text ids work alike on both. Every directory query takes the
 //! organization id: tenancy is part of each `WHERE`, not a filter applied later.
 
+mod batches;
 mod directory;
 mod imports;
+mod steps;
 
+pub use batches::*;
 pub use directory::*;
 pub use imports::*;
+pub use steps::*;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection};

@@ -1,0 +1,481 @@
+//! Chunks and their batches: claiming a chunk under a lease, and writing one
+//! batch of rows. The rule this file keeps: a row's outcome and its effect (the
+//! technician created or updated) are written in one transaction that also
+//! proves the writer still holds the chunk's lease, so a row takes effect
+//! exactly once.
+
+use super::imports::{Counts, RowOutcome};
+use super::steps::ChunkPlan;
+use super::{Db, DbResult, flag, values_placeholders};
+use crate::model::{FieldError, ImportId, OrgId, RowStatus};
+use crate::time::now_ms;
+use sqlx::{AssertSqlSafe, Row};
+
+/// A technician row ready to be written (password already hashed).
+#[derive(Debug, Clone)]
+pub struct TechnicianWrite {
+    pub row: i64,
+    pub name: String,
+    pub nickname: Option<String>,
+    pub email: String,
+    pub email_key: String,
+    pub sso_id: Option<String>,
+    pub description: Option<String>,
+    pub password_hash: String,
+    pub enabled: bool,
+    pub standard_license: bool,
+    pub mobile_license: bool,
+    pub group_id: i64,
+    pub must_change_password: bool,
+}
+
+/// The lease a worker holds on a chunk.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub import_id: ImportId,
+    pub chunk_no: i64,
+    pub owner: String,
+}
+
+impl Db {
+    /// Claims a chunk that is pending or whose lease has expired. Returns its plan and
+    /// how many times it has been claimed (this claim included).
+    pub async fn claim_chunk(
+        &self,
+        lease: &Lease,
+        lease_ms: i64,
+    ) -> DbResult<Option<(ChunkPlan, i64)>> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE import_chunks SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+             WHERE import_id = $3 AND chunk_no = $4 \
+             AND (status = 'pending' OR (status = 'running' AND lease_until < $5)) \
+             RETURNING chunk_no, first_row, last_row, row_count, attempts",
+        )
+        .bind(&lease.owner)
+        .bind(now + lease_ms)
+        .bind(&lease.import_id.0)
+        .bind(lease.chunk_no)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok((
+                ChunkPlan {
+                    chunk_no: r.try_get(0)?,
+                    first_row: r.try_get(1)?,
+                    last_row: r.try_get(2)?,
+                    row_count: r.try_get(3)?,
+                },
+                r.try_get(4)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Gives a chunk back after a transient failure or at shutdown. The claim is not
+    /// counted: the chunk was not interrupted, and `attempts` (which fails a chunk's
+    /// rows once it exceeds `max_attempts`) is for chunks that kill their workers.
+    /// The chunk is due at once, so the next reconciler sweep of any worker re-sends it
+    /// (at shutdown nobody else would before `requeue_after`).
+    pub async fn release_chunk(&self, lease: &Lease) -> DbResult<()> {
+        self.give_back_chunk(lease, false).await
+    }
+
+    /// Gives a chunk back after a failure that may recur (a defect, not an outage):
+    /// the claim stays counted, so a chunk that keeps failing ends after `max_attempts`.
+    pub async fn release_chunk_counted(&self, lease: &Lease) -> DbResult<()> {
+        self.give_back_chunk(lease, true).await
+    }
+
+    async fn give_back_chunk(&self, lease: &Lease, counted: bool) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE import_chunks SET status = 'pending', lease_owner = NULL, lease_until = NULL, enqueued_at = 0, \
+             attempts = attempts - $1 WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(i64::from(!counted))
+        .bind(&lease.import_id.0)
+        .bind(lease.chunk_no)
+        .bind(&lease.owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Extends the caller's lease on a chunk while it works on it (the lease keeper of
+    /// `pipeline::chunk`); false when the lease was lost.
+    pub async fn renew_chunk(&self, lease: &Lease, lease_ms: i64) -> DbResult<bool> {
+        let n = sqlx::query(
+            "UPDATE import_chunks SET lease_until = $1 \
+             WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(&lease.import_id.0)
+        .bind(lease.chunk_no)
+        .bind(&lease.owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// The rows of `first..=last` that already have an outcome.
+    pub async fn recorded_rows(
+        &self,
+        import: &ImportId,
+        first: i64,
+        last: i64,
+    ) -> DbResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT row_no FROM import_rows WHERE import_id = $1 AND row_no BETWEEN $2 AND $3 ORDER BY row_no",
+        )
+        .bind(&import.0)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Existing technicians of `org` among `email_keys`: (email_key, id).
+    pub async fn existing_emails(
+        &self,
+        org: OrgId,
+        email_keys: &[String],
+    ) -> DbResult<Vec<(String, i64)>> {
+        if email_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT email_key, id FROM technicians WHERE org_id = $1 AND email_key IN ({})",
+            super::list_placeholders(2, email_keys.len())
+        );
+        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(org);
+        for key in email_keys {
+            q = q.bind(key);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// Writes one batch of a chunk in one transaction: renews the lease (and proves it
+    /// is still ours), creates and updates technicians, records every row's outcome and
+    /// moves the import's counters. Creations that lose a race for their email (another
+    /// import took it meanwhile) become `email_taken` failures. Returns `None` when the
+    /// lease was lost: nothing was written, and the new holder will do these rows.
+    pub async fn commit_batch(
+        &self,
+        lease: &Lease,
+        lease_ms: i64,
+        org: OrgId,
+        creates: Vec<TechnicianWrite>,
+        updates: Vec<(i64, TechnicianWrite)>,
+        mut outcomes: Vec<RowOutcome>,
+    ) -> DbResult<Option<Counts>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let renewed = sqlx::query(
+            "UPDATE import_chunks SET lease_until = $1 WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(now + lease_ms)
+        .bind(&lease.import_id.0)
+        .bind(lease.chunk_no)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if renewed != 1 {
+            return Ok(None);
+        }
+        let (creates, updates) = self
+            .within_seats(&mut tx, org, creates, updates, &mut outcomes)
+            .await?;
+
+        for batch in creates.chunks(500) {
+            let sql = format!(
+                "INSERT INTO technicians (org_id, name, nickname, email, email_key, sso_id, description, password_hash, \
+                 enabled, standard_license, mobile_license, group_id, must_change_password, import_id, created_at, updated_at) \
+                 VALUES {} ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key",
+                values_placeholders(batch.len(), 16)
+            );
+            let mut q = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
+            for t in batch {
+                q = q
+                    .bind(org)
+                    .bind(&t.name)
+                    .bind(t.nickname.as_deref())
+                    .bind(&t.email)
+                    .bind(&t.email_key)
+                    .bind(t.sso_id.as_deref())
+                    .bind(t.description.as_deref())
+                    .bind(&t.password_hash)
+                    .bind(i64::from(t.enabled))
+                    .bind(i64::from(t.standard_license))
+                    .bind(i64::from(t.mobile_license))
+                    .bind(t.group_id)
+                    .bind(i64::from(t.must_change_password))
+                    .bind(&lease.import_id.0)
+                    .bind(now)
+                    .bind(now);
+            }
+            let created: std::collections::HashMap<String, i64> = q
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|(id, key)| (key, id))
+                .collect();
+            for t in batch {
+                let outcome = match created.get(&t.email_key) {
+                    Some(id) => RowOutcome {
+                        row: t.row,
+                        email: t.email.clone(),
+                        status: RowStatus::Created,
+                        technician_id: Some(*id),
+                        errors: Vec::new(),
+                    },
+                    None => RowOutcome {
+                        row: t.row,
+                        email: t.email.clone(),
+                        status: RowStatus::Failed,
+                        technician_id: None,
+                        errors: vec![FieldError::new(
+                            "Email",
+                            "email_taken",
+                            format!("'{}' already belongs to a technician", t.email),
+                        )],
+                    },
+                };
+                outcomes.push(outcome);
+            }
+        }
+
+        for (id, t) in &updates {
+            sqlx::query(
+                "UPDATE technicians SET name = $1, nickname = $2, email = $3, sso_id = $4, description = $5, \
+                 password_hash = $6, enabled = $7, standard_license = $8, mobile_license = $9, group_id = $10, \
+                 must_change_password = $11, updated_at = $12 WHERE org_id = $13 AND id = $14",
+            )
+            .bind(&t.name)
+            .bind(t.nickname.as_deref())
+            .bind(&t.email)
+            .bind(t.sso_id.as_deref())
+            .bind(t.description.as_deref())
+            .bind(&t.password_hash)
+            .bind(i64::from(t.enabled))
+            .bind(i64::from(t.standard_license))
+            .bind(i64::from(t.mobile_license))
+            .bind(t.group_id)
+            .bind(i64::from(t.must_change_password))
+            .bind(now)
+            .bind(org)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            outcomes.push(RowOutcome {
+                row: t.row,
+                email: t.email.clone(),
+                status: RowStatus::Updated,
+                technician_id: Some(*id),
+                errors: Vec::new(),
+            });
+        }
+
+        let counts = insert_outcomes(&mut tx, &lease.import_id, &outcomes).await?;
+        tx.commit().await?;
+        Ok(Some(counts))
+    }
+
+    /// Keeps, in row order, only the writes that fit the organization's license
+    /// seats; the others become `license_unavailable` failures. Runs inside the
+    /// batch's transaction with the organization's settings row locked, so
+    /// concurrent imports racing for the last seats never over-allocate.
+    async fn within_seats(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org: OrgId,
+        creates: Vec<TechnicianWrite>,
+        updates: Vec<(i64, TechnicianWrite)>,
+        outcomes: &mut Vec<RowOutcome>,
+    ) -> DbResult<(Vec<TechnicianWrite>, Vec<(i64, TechnicianWrite)>)> {
+        let lock = match self.engine {
+            super::Engine::Postgres => " FOR UPDATE",
+            // SQLite has one writer: the transaction is serialized already.
+            super::Engine::Sqlite => "",
+        };
+        // Unlimited seats (the default) need no lock: batches of concurrent imports
+        // then never wait for each other here.
+        let seats = "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1";
+        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
+            sqlx::query_as(seats).bind(org).fetch_one(&mut **tx).await?;
+        if standard_seats.is_none() && mobile_seats.is_none() {
+            return Ok((creates, updates));
+        }
+        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
+            sqlx::query_as(AssertSqlSafe(format!("{seats}{lock}")))
+                .bind(org)
+                .fetch_one(&mut **tx)
+                .await?;
+        let (used_standard, used_mobile): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
+             FROM technicians WHERE org_id = $1",
+        )
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?;
+        let mut standard_left = standard_seats.map(|s| s - used_standard);
+        let mut mobile_left = mobile_seats.map(|s| s - used_mobile);
+
+        // What each updated technician holds now: an update only needs the seats it adds.
+        let mut held: std::collections::HashMap<i64, (bool, bool)> =
+            std::collections::HashMap::new();
+        for batch in updates.chunks(500) {
+            let sql = format!(
+                "SELECT id, standard_license, CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END FROM technicians \
+                 WHERE org_id = $1 AND id IN ({})",
+                super::list_placeholders(2, batch.len())
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(org);
+            for (id, _) in batch {
+                q = q.bind(*id);
+            }
+            for (id, standard, mobile) in q.fetch_all(&mut **tx).await? {
+                held.insert(id, (flag(standard), flag(mobile)));
+            }
+        }
+
+        let mut writes: Vec<(Option<i64>, TechnicianWrite)> = creates
+            .into_iter()
+            .map(|t| (None, t))
+            .chain(updates.into_iter().map(|(id, t)| (Some(id), t)))
+            .collect();
+        writes.sort_by_key(|(_, t)| t.row);
+        let (mut kept_creates, mut kept_updates) = (Vec::new(), Vec::new());
+        for (id, t) in writes {
+            let (has_standard, has_mobile) = id
+                .and_then(|id| held.get(&id).copied())
+                .unwrap_or((false, false));
+            let needs_standard = t.standard_license && !has_standard;
+            let needs_mobile = t.enabled && t.mobile_license && !has_mobile;
+            let mut missing = Vec::new();
+            if needs_standard && standard_left.is_some_and(|left| left < 1) {
+                missing.push(("Standard License", standard_left.unwrap_or(0).max(0)));
+            }
+            if needs_mobile && mobile_left.is_some_and(|left| left < 1) {
+                missing.push(("Mobile License", mobile_left.unwrap_or(0).max(0)));
+            }
+            if !missing.is_empty() {
+                outcomes.push(RowOutcome {
+                    row: t.row,
+                    email: t.email.clone(),
+                    status: RowStatus::Failed,
+                    technician_id: None,
+                    errors: missing
+                        .into_iter()
+                        .map(|(field, left)| {
+                            FieldError::new(
+                                field,
+                                "license_unavailable",
+                                format!("no seat left ({left} of this license left)"),
+                            )
+                        })
+                        .collect(),
+                });
+                continue;
+            }
+            if needs_standard {
+                standard_left = standard_left.map(|l| l - 1);
+            }
+            if needs_mobile {
+                mobile_left = mobile_left.map(|l| l - 1);
+            }
+            match id {
+                Some(id) => kept_updates.push((id, t)),
+                None => kept_creates.push(t),
+            }
+        }
+        Ok((kept_creates, kept_updates))
+    }
+
+    /// Records outcomes outside a chunk lease (the finalize step's `not_processed` rows).
+    pub async fn record_outcomes(
+        &self,
+        import: &ImportId,
+        outcomes: &[RowOutcome],
+    ) -> DbResult<Counts> {
+        let mut tx = self.pool.begin().await?;
+        let counts = insert_outcomes(&mut tx, import, outcomes).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Marks a chunk done and counts it; returns true when it was the import's last one.
+    pub async fn finish_chunk(&self, lease: &Lease) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE import_chunks SET status = 'done', lease_owner = NULL, lease_until = NULL \
+             WHERE import_id = $1 AND chunk_no = $2 AND lease_owner = $3 AND status = 'running'",
+        )
+        .bind(&lease.import_id.0)
+        .bind(lease.chunk_no)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        let (done, count): (i64, Option<i64>) = sqlx::query_as(
+            "UPDATE imports SET chunks_done = chunks_done + 1, enqueued_at = $2 WHERE id = $1 RETURNING chunks_done, chunk_count",
+        )
+        .bind(&lease.import_id.0)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(done) >= count)
+    }
+}
+
+async fn insert_outcomes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    import: &ImportId,
+    outcomes: &[RowOutcome],
+) -> DbResult<Counts> {
+    let mut counts = Counts::default();
+    for batch in outcomes.chunks(1000) {
+        // No ON CONFLICT: an outcome that exists already means another worker did
+        // this row, and the whole transaction must roll back.
+        let sql = format!(
+            "INSERT INTO import_rows (import_id, row_no, email, status, technician_id, errors) VALUES {}",
+            values_placeholders(batch.len(), 6)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for o in batch {
+            counts.add(o.status);
+            q = q
+                .bind(&import.0)
+                .bind(o.row)
+                .bind(&o.email)
+                .bind(o.status.as_str())
+                .bind(o.technician_id)
+                .bind(serde_json::to_string(&o.errors).unwrap_or_else(|_| "[]".into()));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    if counts.processed() > 0 {
+        sqlx::query(
+            "UPDATE imports SET processed_rows = processed_rows + $1, created_rows = created_rows + $2, \
+             updated_rows = updated_rows + $3, skipped_rows = skipped_rows + $4, valid_rows = valid_rows + $5, \
+             failed_rows = failed_rows + $6, not_processed_rows = not_processed_rows + $7 WHERE id = $8",
+        )
+        .bind(counts.processed())
+        .bind(counts.created)
+        .bind(counts.updated)
+        .bind(counts.skipped)
+        .bind(counts.valid)
+        .bind(counts.failed)
+        .bind(counts.not_processed)
+        .bind(&import.0)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(counts)
+}

@@ -1,0 +1,295 @@
+//! The import-wide steps (plan and finalize) and the reconciler's sweep: leases on
+//! imports, the plan's chunk rows, finishing and purging, and finding work whose
+//! message was lost or whose worker died.
+
+use super::{Db, DbResult, values_placeholders};
+use crate::model::{ImportId, ImportStatus, Layout};
+use crate::time::now_ms;
+use sqlx::{AssertSqlSafe, Row};
+
+/// A chunk's place in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkPlan {
+    pub chunk_no: i64,
+    pub first_row: i64,
+    pub last_row: i64,
+    pub row_count: i64,
+}
+
+/// An import-wide step.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    Plan,
+    Finalize,
+}
+
+/// What the reconciler found due.
+#[derive(Debug, Default)]
+pub struct DueWork {
+    pub plans: Vec<ImportId>,
+    pub chunks: Vec<(ImportId, i64)>,
+    pub finalizes: Vec<ImportId>,
+    pub unpurged: Vec<ImportId>,
+}
+
+impl Db {
+    /// Claims the import for a plan or finalize step, if nobody holds a live lease on it.
+    /// `ready` is an extra SQL condition naming which step is due.
+    /// Returns how many times the import's steps have been claimed, this one included.
+    pub async fn claim_import(
+        &self,
+        id: &ImportId,
+        owner: &str,
+        lease_ms: i64,
+        step: Step,
+    ) -> DbResult<Option<i64>> {
+        let now = now_ms();
+        let ready = match step {
+            Step::Plan => {
+                "status IN ('queued', 'running') AND chunk_count IS NULL AND cancel_requested = 0"
+            }
+            Step::Finalize => {
+                "status IN ('queued', 'running') AND (chunks_done >= chunk_count OR cancel_requested = 1)"
+            }
+        };
+        let sql = format!(
+            "UPDATE imports SET status = 'running', lease_owner = $1, lease_until = $2, step_attempts = step_attempts + 1, \
+             started_at = COALESCE(started_at, $3) WHERE id = $4 AND {ready} AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING step_attempts"
+        );
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Extends the caller's lease on the import; false when the lease was lost.
+    pub async fn renew_import(&self, id: &ImportId, owner: &str, lease_ms: i64) -> DbResult<bool> {
+        let n =
+            sqlx::query("UPDATE imports SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+                .bind(now_ms() + lease_ms)
+                .bind(&id.0)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives up a claim on the import after a failure: it will be handed out again.
+    /// Unless `counted`, the claim is taken back from `step_attempts`: an outage
+    /// (`StepError::is_transient`) must not use up the budget meant for defects.
+    pub async fn release_import(&self, id: &ImportId, owner: &str, counted: bool) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE imports SET lease_owner = NULL, lease_until = NULL, enqueued_at = $3, \
+             step_attempts = step_attempts - $4 WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(&id.0)
+        .bind(owner)
+        .bind(now_ms())
+        .bind(i64::from(!counted))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the plan: layout, header, total rows and the chunks, all at once.
+    pub async fn save_plan(
+        &self,
+        id: &ImportId,
+        owner: &str,
+        layout: Layout,
+        header: &[String],
+        total_rows: i64,
+        chunks: &[ChunkPlan],
+    ) -> DbResult<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let header = serde_json::to_string(header).unwrap_or_else(|_| "[]".into());
+        let n = sqlx::query(
+            "UPDATE imports SET layout = $1, header = $2, total_rows = $3, chunk_count = $4, \
+             lease_owner = NULL, lease_until = NULL, enqueued_at = $5 \
+             WHERE id = $6 AND lease_owner = $7 AND chunk_count IS NULL",
+        )
+        .bind(layout.as_str())
+        .bind(header)
+        .bind(total_rows)
+        .bind(chunks.len() as i64)
+        .bind(now)
+        .bind(&id.0)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        for batch in chunks.chunks(1000) {
+            let sql = format!(
+                "INSERT INTO import_chunks (import_id, chunk_no, first_row, last_row, row_count, status, enqueued_at) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                values_placeholders(batch.len(), 7)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for c in batch {
+                q = q
+                    .bind(&id.0)
+                    .bind(c.chunk_no)
+                    .bind(c.first_row)
+                    .bind(c.last_row)
+                    .bind(c.row_count)
+                    .bind("pending")
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Fails the import as a whole (a file-level problem, or an internal one).
+    pub async fn fail_import(&self, id: &ImportId, code: &str, message: &str) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE imports SET status = 'failed', error_code = $1, error_message = $2, finished_at = $3, \
+             lease_owner = NULL, lease_until = NULL WHERE id = $4 AND status IN ('queued', 'running')",
+        )
+        .bind(code)
+        .bind(message)
+        .bind(now_ms())
+        .bind(&id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the import finished with its result stored.
+    pub async fn finish_import(
+        &self,
+        id: &ImportId,
+        owner: &str,
+        status: ImportStatus,
+    ) -> DbResult<bool> {
+        let n = sqlx::query(
+            "UPDATE imports SET status = $1, has_result = 1, finished_at = $2, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(status.as_str())
+        .bind(now_ms())
+        .bind(&id.0)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn mark_purged(&self, id: &ImportId) -> DbResult<()> {
+        sqlx::query("UPDATE imports SET files_purged = 1 WHERE id = $1")
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Chunk plans of an import, in order.
+    pub async fn chunks(&self, id: &ImportId) -> DbResult<Vec<ChunkPlan>> {
+        let rows = sqlx::query(
+            "SELECT chunk_no, first_row, last_row, row_count FROM import_chunks WHERE import_id = $1 ORDER BY chunk_no",
+        )
+        .bind(&id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ChunkPlan {
+                    chunk_no: r.try_get(0)?,
+                    first_row: r.try_get(1)?,
+                    last_row: r.try_get(2)?,
+                    row_count: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Closes every chunk not done yet (a cancelled import): no worker claims them
+    /// again, and a worker holding one loses its lease at its next batch.
+    pub async fn close_chunks(&self, id: &ImportId) -> DbResult<()> {
+        sqlx::query("UPDATE import_chunks SET status = 'done', lease_owner = NULL, lease_until = NULL WHERE import_id = $1 AND status <> 'done'")
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes all unfinished work due now (the embedded queue forgets its messages
+    /// when the process stops; the database does not).
+    pub async fn requeue_everything(&self) -> DbResult<()> {
+        sqlx::query("UPDATE imports SET enqueued_at = 0 WHERE status IN ('queued', 'running')")
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("UPDATE import_chunks SET enqueued_at = 0 WHERE status <> 'done'")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Work that should be in the queue but may not be: returns (plans, chunks, finalizes)
+    /// due now, and stamps them as enqueued so the next sweep waits again.
+    pub async fn due_work(&self, requeue_after_ms: i64) -> DbResult<DueWork> {
+        let now = now_ms();
+        let stale = now - requeue_after_ms;
+        let mut tx = self.pool.begin().await?;
+        // Chunks whose worker died: hand them out at once.
+        sqlx::query(
+            "UPDATE import_chunks SET status = 'pending', lease_owner = NULL, lease_until = NULL, enqueued_at = 0 \
+             WHERE status = 'running' AND lease_until < $1",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let chunks: Vec<(String, i64)> = sqlx::query_as(
+            "UPDATE import_chunks SET enqueued_at = $1 WHERE status = 'pending' AND enqueued_at < $2 \
+             AND import_id IN (SELECT id FROM imports WHERE status = 'running' AND cancel_requested = 0) \
+             RETURNING import_id, chunk_no",
+        )
+        .bind(now)
+        .bind(stale)
+        .fetch_all(&mut *tx)
+        .await?;
+        let imports: Vec<(String, Option<i64>, i64, i64)> = sqlx::query_as(
+            "UPDATE imports SET enqueued_at = $1 WHERE status IN ('queued', 'running') AND enqueued_at < $2 \
+             AND (lease_until IS NULL OR lease_until < $1) RETURNING id, chunk_count, chunks_done, cancel_requested",
+        )
+        .bind(now)
+        .bind(stale)
+        .fetch_all(&mut *tx)
+        .await?;
+        let unpurged: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM imports WHERE status IN ('completed', 'failed', 'cancelled') AND files_purged = 0 LIMIT 100",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let mut due = DueWork {
+            chunks: chunks
+                .into_iter()
+                .map(|(id, no)| (ImportId(id), no))
+                .collect(),
+            unpurged: unpurged.into_iter().map(ImportId).collect(),
+            ..DueWork::default()
+        };
+        for (id, chunk_count, done, cancel) in imports {
+            match chunk_count {
+                None if cancel == 0 => due.plans.push(ImportId(id)),
+                Some(count) if done >= count => due.finalizes.push(ImportId(id)),
+                _ if cancel != 0 => due.finalizes.push(ImportId(id)),
+                _ => {}
+            }
+        }
+        Ok(due)
+    }
+}
