@@ -54,6 +54,10 @@ impl Runtime {
         } else {
             std::env::temp_dir().join("roster")
         };
+        let hasher = Arc::new(pipeline::HashPool::new(
+            config.password_hash.clone(),
+            config.worker_concurrency,
+        ));
         let ctx = Context {
             db,
             store,
@@ -61,6 +65,7 @@ impl Runtime {
             config: Arc::new(config),
             worker_id: pipeline::new_worker_id(kind),
             scratch,
+            hasher,
             shutdown: CancellationToken::new(),
         };
         Ok(Self {

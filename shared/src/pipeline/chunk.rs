@@ -3,7 +3,7 @@
 //! batch in one transaction that also renews (and so proves) the chunk's lease.
 //! Rows that already have an outcome are skipped: a re-run chunk repeats nothing.
 
-use super::hashing::{batch_rows, hash_all};
+use super::hashing::batch_rows;
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
 use crate::db::{ImportRecord, Lease, RowOutcome, Scope, TechnicianWrite};
@@ -245,7 +245,7 @@ async fn write_batch(
         .iter()
         .map(|p| Password::new(p.technician.password.expose().to_owned()))
         .collect();
-    let hashes = hash_all(ctx, passwords).await?;
+    let hashes = ctx.hasher.hash_all(passwords).await?;
     let mut creates = Vec::new();
     let mut updates = Vec::new();
     for (p, hash) in pending.into_iter().zip(hashes) {

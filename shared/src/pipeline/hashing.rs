@@ -36,39 +36,73 @@ pub(super) async fn batch_rows(ctx: &Context) -> usize {
     rows.clamp(25, 2000)
 }
 
-/// Hashes every password, in order, spreading them over `worker_concurrency` threads.
-pub(super) async fn hash_all(
-    ctx: &Context,
-    passwords: Vec<Password>,
-) -> Result<Vec<String>, StepError> {
-    if passwords.is_empty() {
-        return Ok(Vec::new());
-    }
-    let threads = ctx.config.worker_concurrency.min(passwords.len()).max(1);
-    let total = passwords.len();
-    let mut lanes: Vec<Vec<(usize, Password)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, p) in passwords.into_iter().enumerate() {
-        lanes[i % threads].push((i, p));
-    }
-    let tasks: Vec<_> = lanes
-        .into_iter()
-        .map(|lane| {
-            let scheme = ctx.config.password_hash.clone();
-            tokio::task::spawn_blocking(move || {
-                lane.into_iter()
-                    .map(|(i, p)| (i, scheme.hash(&p)))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut hashes = vec![String::new(); total];
-    for task in tasks {
-        let lane = task
-            .await
-            .map_err(|e| StepError::Internal(format!("hashing thread: {e}")))?;
-        for (i, h) in lane {
-            hashes[i] = h;
+/// A fixed pool of `worker_concurrency` hashing threads for the whole process.
+///
+/// Dedicated threads, each with its own argon2 working memory allocated once
+/// (`HashScheme::hash_in`): a worker's hashing memory stays `threads × m`
+/// (38 MiB for two threads at OWASP cost). Allocating the cost per hash on
+/// tokio's blocking pool made the allocator keep 250-300 MB. It also keeps
+/// hashing off the threads that renew leases and answer the queue.
+pub struct HashPool {
+    jobs: std::sync::mpsc::Sender<HashJob>,
+}
+
+type HashJob = (Password, tokio::sync::oneshot::Sender<String>);
+
+impl HashPool {
+    /// Starts `threads` hashing threads using `scheme`.
+    pub fn new(scheme: crate::password::HashScheme, threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let (queue, scheme) = (queue.clone(), scheme.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("roster-hash-{n}"))
+                .spawn(move || {
+                    // This thread's argon2 working memory, allocated once.
+                    let mut memory = Vec::new();
+                    loop {
+                        // One thread at a time waits for the next job; the others wait
+                        // for the lock. The pool ends when its sender is dropped.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok((password, reply)) => {
+                                let _ = reply.send(scheme.hash_in(&password, &mut memory));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a hashing thread");
+            }
         }
+        Self { jobs }
     }
-    Ok(hashes)
+
+    /// Hashes every password, in order, on the pool's threads.
+    pub async fn hash_all(&self, passwords: Vec<Password>) -> Result<Vec<String>, StepError> {
+        let replies: Vec<_> = passwords
+            .into_iter()
+            .map(|password| {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                self.jobs
+                    .send((password, reply))
+                    .map(|()| answer)
+                    .map_err(|_| StepError::Internal("the hashing pool has stopped".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut hashes = Vec::with_capacity(replies.len());
+        for answer in replies {
+            hashes.push(
+                answer
+                    .await
+                    .map_err(|_| StepError::Internal("a hashing thread stopped".into()))?,
+            );
+        }
+        Ok(hashes)
+    }
 }

@@ -8,6 +8,7 @@ mod hashing;
 mod plan;
 mod reconcile;
 
+pub use hashing::HashPool;
 pub use reconcile::{reconcile_once, run_reconciler};
 
 use crate::config::Config;
@@ -31,6 +32,8 @@ pub struct Context {
     pub worker_id: String,
     /// Where steps keep their temporary files.
     pub scratch: PathBuf,
+    /// The process's password-hashing threads.
+    pub hasher: Arc<HashPool>,
     /// Cancelled when the process is stopping: long steps give their work back
     /// between batches instead of being cut off.
     pub shutdown: tokio_util::sync::CancellationToken,
