@@ -372,5 +372,10 @@ async fn a_lost_upload_fails_the_import_instead_of_retrying_forever() {
     let done = api.wait_finished(&id, FINISH).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["error"]["code"], "internal");
-    assert!(done["error"]["message"].as_str().unwrap().contains("missing"));
+    assert!(
+        done["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing")
+    );
 }
