@@ -323,6 +323,14 @@ fn text<'a>(
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
+    if value.contains('\0') {
+        // No text column can hold one, and no person meant one.
+        return Err(FieldError::new(
+            column,
+            "invalid_character",
+            "must not contain a NUL character",
+        ));
+    }
     let length = value.chars().count();
     if length > max {
         return Err(FieldError::new(

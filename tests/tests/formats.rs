@@ -74,6 +74,16 @@ async fn accepted(api: &Client, a: &Answer) -> (String, Value) {
     (id, done)
 }
 
+/// Asserts the import completed, showing the worker's log when it did not.
+fn assert_completed(world: &World, done: &Value) {
+    assert_eq!(
+        done["status"],
+        "completed",
+        "{done}\n{}",
+        world.log("worker-0.log")
+    );
+}
+
 /// The technician with this email (exact, case-insensitive), if any.
 async fn technician(api: &Client, email: &str) -> Option<Value> {
     let a = api.get(&format!("/v1/technicians?email={email}")).await;
@@ -497,12 +507,7 @@ async fn embedded_json_array_with_snake_case_keys_imports() {
 async fn cluster_json_object_with_column_names_and_an_unknown_key() {
     let (world, api) = world_with_groups(Mode::Cluster, 42).await;
     let (id, done) = import(&api, "people.json", fixture("technicians_object.json"), &[]).await;
-    assert_eq!(
-        done["status"],
-        "completed",
-        "{done}\n{}",
-        world.log("worker-0.log")
-    );
+    assert_completed(&world, &done);
     let rows = api.all_rows(&id).await;
     expect_statuses(&rows, &[(2, "created"), (3, "failed")]);
     // Every problem of the row: the reader's, then the rules'.
@@ -528,6 +533,36 @@ async fn cluster_json_object_with_column_names_and_an_unknown_key() {
         "Error: color: is not a column of the full layout; \
          Password: too weak (strength 1 of 4, needs 2)"
     );
+}
+
+/// A NUL character (JSON `\u0000`) can't be stored in a PostgreSQL text column:
+/// the row fails with `invalid_character`, its outcome still quotes the email,
+/// and the rows around it are created. Before the rule, the batch's insert
+/// failed and the chunk was retried until it was failed as `interrupted`.
+#[tokio::test]
+async fn cluster_a_nul_character_is_a_row_error_not_a_stuck_chunk() {
+    let (world, api) = world_with_groups(Mode::Cluster, 1).await;
+    let row = |name: &str, email: &str, n: usize| {
+        json!({"name": name, "email": email, "password": strong_password(n),
+               "enabled": true, "standard_license": true, "mobile_license": false,
+               "tech_group_id": 1})
+    };
+    let file = json!([
+        row("Ana", "ana@nul.test", 1),
+        row("Bad\u{0}Name", "bad\u{0}@nul.test", 2),
+        row("Bo", "bo@nul.test", 3),
+    ]);
+    let (id, done) = import(&api, "nul.json", file.to_string().into_bytes(), &[]).await;
+    assert_completed(&world, &done);
+    let rows = api.all_rows(&id).await;
+    expect_statuses(&rows, &[(2, "created"), (3, "failed"), (4, "created")]);
+    let problems = codes(&rows[1]);
+    assert!(
+        problems.contains(&("Name".to_owned(), "invalid_character".to_owned())),
+        "{problems:?}"
+    );
+    assert_eq!(rows[1]["email"], "bad\u{FFFD}@nul.test");
+    assert!(technician(&api, "bo@nul.test").await.is_some());
 }
 
 // ------------------------------------------------ the result spreadsheet

@@ -6,10 +6,13 @@
 
 use super::imports::{Counts, RowOutcome};
 use super::steps::ChunkPlan;
-use super::{Db, DbResult, flag, values_placeholders};
+use super::{Db, DbResult, Engine, flag};
 use crate::model::{FieldError, ImportId, OrgId, RowStatus};
 use crate::time::now_ms;
+use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// A technician row ready to be written (password already hashed).
 #[derive(Debug, Clone)]
@@ -137,6 +140,12 @@ impl Db {
     }
 
     /// Existing technicians of `org` among `email_keys`: (email_key, id).
+    ///
+    /// The keys travel as one JSON array and are joined to `technicians` on its
+    /// unique `(org_id, email_key)` index: one probe per key whatever the planner
+    /// knows about the table (`email_key IN (...)` fell back to scanning the whole
+    /// organization without fresh statistics), and one statement text for every
+    /// batch size, so it is prepared once.
     pub async fn existing_emails(
         &self,
         org: OrgId,
@@ -145,15 +154,21 @@ impl Db {
         if email_keys.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT email_key, id FROM technicians WHERE org_id = $1 AND email_key IN ({})",
-            super::list_placeholders(2, email_keys.len())
-        );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(org);
-        for key in email_keys {
-            q = q.bind(key);
-        }
-        Ok(q.fetch_all(&self.pool).await?)
+        let sql = match self.engine {
+            Engine::Postgres => {
+                "SELECT t.email_key, t.id FROM json_array_elements_text($2::json) AS k(key) \
+                 JOIN technicians t ON t.org_id = $1 AND t.email_key = k.key"
+            }
+            Engine::Sqlite => {
+                "SELECT t.email_key, t.id FROM json_each($2) AS k \
+                 JOIN technicians t ON t.org_id = $1 AND t.email_key = k.value"
+            }
+        };
+        Ok(sqlx::query_as(sql)
+            .bind(org)
+            .bind(serde_json::to_string(email_keys).map_err(json_error)?)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Writes one batch of a chunk in one transaction: renews the lease (and proves it
@@ -189,61 +204,34 @@ impl Db {
             .within_seats(&mut tx, org, creates, updates, &mut outcomes)
             .await?;
 
-        for batch in creates.chunks(500) {
-            let sql = format!(
-                "INSERT INTO technicians (org_id, name, nickname, email, email_key, sso_id, description, password_hash, \
-                 enabled, standard_license, mobile_license, group_id, must_change_password, import_id, created_at, updated_at) \
-                 VALUES {} ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key",
-                values_placeholders(batch.len(), 16)
-            );
-            let mut q = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
-            for t in batch {
-                q = q
-                    .bind(org)
-                    .bind(&t.name)
-                    .bind(t.nickname.as_deref())
-                    .bind(&t.email)
-                    .bind(&t.email_key)
-                    .bind(t.sso_id.as_deref())
-                    .bind(t.description.as_deref())
-                    .bind(&t.password_hash)
-                    .bind(i64::from(t.enabled))
-                    .bind(i64::from(t.standard_license))
-                    .bind(i64::from(t.mobile_license))
-                    .bind(t.group_id)
-                    .bind(i64::from(t.must_change_password))
-                    .bind(&lease.import_id.0)
-                    .bind(now)
-                    .bind(now);
-            }
-            let created: std::collections::HashMap<String, i64> = q
-                .fetch_all(&mut *tx)
+        if !creates.is_empty() {
+            let created: HashMap<String, i64> = self
+                .insert_technicians(&mut tx, org, &lease.import_id, now, &creates)
                 .await?
                 .into_iter()
                 .map(|(id, key)| (key, id))
                 .collect();
-            for t in batch {
-                let outcome = match created.get(&t.email_key) {
+            for t in creates {
+                outcomes.push(match created.get(&t.email_key) {
                     Some(id) => RowOutcome {
                         row: t.row,
-                        email: t.email.clone(),
+                        email: t.email,
                         status: RowStatus::Created,
                         technician_id: Some(*id),
                         errors: Vec::new(),
                     },
                     None => RowOutcome {
                         row: t.row,
-                        email: t.email.clone(),
-                        status: RowStatus::Failed,
-                        technician_id: None,
                         errors: vec![FieldError::new(
                             "Email",
                             "email_taken",
                             format!("'{}' already belongs to a technician", t.email),
                         )],
+                        email: t.email,
+                        status: RowStatus::Failed,
+                        technician_id: None,
                     },
-                };
-                outcomes.push(outcome);
+                });
             }
         }
 
@@ -278,9 +266,52 @@ impl Db {
             });
         }
 
-        let counts = insert_outcomes(&mut tx, &lease.import_id, &outcomes).await?;
+        let counts = insert_outcomes(&mut tx, self.engine, &lease.import_id, &outcomes).await?;
         tx.commit().await?;
         Ok(Some(counts))
+    }
+
+    /// Creates technicians in one statement, skipping emails the organization has
+    /// already; returns (id, email_key) of those created. The rows travel as one
+    /// JSON document (one parameter, one statement text for every batch size).
+    async fn insert_technicians(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org: OrgId,
+        import: &ImportId,
+        now: i64,
+        creates: &[TechnicianWrite],
+    ) -> DbResult<Vec<(i64, String)>> {
+        const COLUMNS: &str = "org_id, name, nickname, email, email_key, sso_id, description, password_hash, \
+             enabled, standard_license, mobile_license, group_id, must_change_password, import_id, created_at, updated_at";
+        let sql = match self.engine {
+            Engine::Postgres => format!(
+                "INSERT INTO technicians ({COLUMNS}) \
+                 SELECT $1, x.name, x.nickname, x.email, x.email_key, x.sso_id, x.description, x.password_hash, \
+                 x.enabled, x.standard_license, x.mobile_license, x.group_id, x.must_change_password, $2, $3, $3 \
+                 FROM json_to_recordset($4::json) AS x(name text, nickname text, email text, email_key text, \
+                 sso_id text, description text, password_hash text, enabled smallint, standard_license smallint, \
+                 mobile_license smallint, group_id bigint, must_change_password smallint) \
+                 ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key"
+            ),
+            // `WHERE true` keeps SQLite from reading ON CONFLICT as part of a join.
+            Engine::Sqlite => format!(
+                "INSERT INTO technicians ({COLUMNS}) \
+                 SELECT $1, value ->> 'name', value ->> 'nickname', value ->> 'email', value ->> 'email_key', \
+                 value ->> 'sso_id', value ->> 'description', value ->> 'password_hash', value ->> 'enabled', \
+                 value ->> 'standard_license', value ->> 'mobile_license', value ->> 'group_id', \
+                 value ->> 'must_change_password', $2, $3, $3 FROM json_each($4) WHERE true \
+                 ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key"
+            ),
+        };
+        let rows: Vec<TechnicianJson<'_>> = creates.iter().map(TechnicianJson::from).collect();
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(org)
+            .bind(&import.0)
+            .bind(now)
+            .bind(serde_json::to_string(&rows).map_err(json_error)?)
+            .fetch_all(&mut **tx)
+            .await?)
     }
 
     /// Keeps, in row order, only the writes that fit the organization's license
@@ -401,7 +432,7 @@ impl Db {
         outcomes: &[RowOutcome],
     ) -> DbResult<Counts> {
         let mut tx = self.pool.begin().await?;
-        let counts = insert_outcomes(&mut tx, import, outcomes).await?;
+        let counts = insert_outcomes(&mut tx, self.engine, import, outcomes).await?;
         tx.commit().await?;
         Ok(counts)
     }
@@ -436,29 +467,38 @@ impl Db {
 
 async fn insert_outcomes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    engine: Engine,
     import: &ImportId,
     outcomes: &[RowOutcome],
 ) -> DbResult<Counts> {
     let mut counts = Counts::default();
-    for batch in outcomes.chunks(1000) {
+    if !outcomes.is_empty() {
         // No ON CONFLICT: an outcome that exists already means another worker did
         // this row, and the whole transaction must roll back.
-        let sql = format!(
-            "INSERT INTO import_rows (import_id, row_no, email, status, technician_id, errors) VALUES {}",
-            values_placeholders(batch.len(), 6)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for o in batch {
-            counts.add(o.status);
-            q = q
-                .bind(&import.0)
-                .bind(o.row)
-                .bind(&o.email)
-                .bind(o.status.as_str())
-                .bind(o.technician_id)
-                .bind(serde_json::to_string(&o.errors).unwrap_or_else(|_| "[]".into()));
-        }
-        q.execute(&mut **tx).await?;
+        let sql = match engine {
+            Engine::Postgres => {
+                "INSERT INTO import_rows (import_id, row_no, email, status, technician_id, errors) \
+                 SELECT $1, x.row_no, x.email, x.status, x.technician_id, x.errors::text \
+                 FROM json_to_recordset($2::json) AS x(row_no bigint, email text, status text, technician_id bigint, errors json)"
+            }
+            Engine::Sqlite => {
+                "INSERT INTO import_rows (import_id, row_no, email, status, technician_id, errors) \
+                 SELECT $1, value ->> 'row_no', value ->> 'email', value ->> 'status', value ->> 'technician_id', \
+                 value -> 'errors' FROM json_each($2)"
+            }
+        };
+        let rows: Vec<OutcomeJson<'_>> = outcomes
+            .iter()
+            .map(|o| {
+                counts.add(o.status);
+                OutcomeJson::from(o)
+            })
+            .collect();
+        sqlx::query(sql)
+            .bind(&import.0)
+            .bind(serde_json::to_string(&rows).map_err(json_error)?)
+            .execute(&mut **tx)
+            .await?;
     }
     if counts.processed() > 0 {
         sqlx::query(
@@ -478,4 +518,76 @@ async fn insert_outcomes(
         .await?;
     }
     Ok(counts)
+}
+
+/// A technician as `insert_technicians` sends it: flags as 0/1, as the tables store them.
+#[derive(Serialize)]
+struct TechnicianJson<'a> {
+    name: &'a str,
+    nickname: Option<&'a str>,
+    email: &'a str,
+    email_key: &'a str,
+    sso_id: Option<&'a str>,
+    description: Option<&'a str>,
+    password_hash: &'a str,
+    enabled: u8,
+    standard_license: u8,
+    mobile_license: u8,
+    group_id: i64,
+    must_change_password: u8,
+}
+
+impl<'a> From<&'a TechnicianWrite> for TechnicianJson<'a> {
+    fn from(t: &'a TechnicianWrite) -> Self {
+        Self {
+            name: &t.name,
+            nickname: t.nickname.as_deref(),
+            email: &t.email,
+            email_key: &t.email_key,
+            sso_id: t.sso_id.as_deref(),
+            description: t.description.as_deref(),
+            password_hash: &t.password_hash,
+            enabled: u8::from(t.enabled),
+            standard_license: u8::from(t.standard_license),
+            mobile_license: u8::from(t.mobile_license),
+            group_id: t.group_id,
+            must_change_password: u8::from(t.must_change_password),
+        }
+    }
+}
+
+/// A row outcome as `insert_outcomes` sends it.
+#[derive(Serialize)]
+struct OutcomeJson<'a> {
+    row_no: i64,
+    email: Cow<'a, str>,
+    status: &'static str,
+    technician_id: Option<i64>,
+    errors: &'a [FieldError],
+}
+
+impl<'a> From<&'a RowOutcome> for OutcomeJson<'a> {
+    fn from(o: &'a RowOutcome) -> Self {
+        Self {
+            row_no: o.row,
+            email: storable(&o.email),
+            status: o.status.as_str(),
+            technician_id: o.technician_id,
+            errors: &o.errors,
+        }
+    }
+}
+
+fn json_error(e: serde_json::Error) -> super::DbError {
+    super::DbError::Sqlx(sqlx::Error::Encode(Box::new(e)))
+}
+
+/// Text as PostgreSQL can store it: a NUL character (which no text column can
+/// hold) becomes U+FFFD. Outcomes quote what the file said, even when it is broken.
+fn storable(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(text)
+    }
 }

@@ -111,24 +111,8 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
         }
     } else {
         let directory = load_directory(ctx, &import).await?;
-        let batch_rows = batch_rows(ctx).await;
-        for batch in todo.chunks(batch_rows) {
-            if ctx.shutdown.is_cancelled() {
-                tracing::info!(chunk.no = chunk_no, "shutting down; giving the chunk back");
-                ctx.db.release_chunk(&lease).await?;
-                return Ok(());
-            }
-            if ctx.db.cancel_requested(id).await? {
-                tracing::info!(chunk.no = chunk_no, "cancel requested; stopping");
-                return Ok(());
-            }
-            if !write_batch(ctx, &lease, &import, &directory, batch).await? {
-                tracing::info!(
-                    chunk.no = chunk_no,
-                    "lease lost; another worker has this chunk"
-                );
-                return Ok(());
-            }
+        if !write_batches(ctx, &lease, &import, &directory, &todo).await? {
+            return Ok(());
         }
     }
     if ctx.db.finish_chunk(&lease).await? {
@@ -167,36 +151,158 @@ struct Pending {
     existing: Option<i64>,
 }
 
-/// Validates, hashes and writes one batch. False when the lease was lost.
-async fn write_batch(
+/// A batch judged against the directory: the outcomes known so far and the
+/// rows still to hash and write.
+struct Judged {
+    outcomes: Vec<RowOutcome>,
+    pending: Vec<Pending>,
+}
+
+/// A batch ready to commit.
+struct Hashed {
+    outcomes: Vec<RowOutcome>,
+    creates: Vec<TechnicianWrite>,
+    updates: Vec<(i64, TechnicianWrite)>,
+}
+
+/// Writes a chunk's rows batch by batch. Three stages overlap, one batch apart:
+/// judging batch k+2 (validation, on the blocking pool, and the email lookup),
+/// hashing batch k+1 (on the hashing pool), committing batch k. So the hashing
+/// threads never wait for validation or the database, and at most three batches
+/// are in memory. Batch k+1's email lookup cannot depend on batch k's commit:
+/// plan already failed every repeated email of the file (`duplicate_in_file`),
+/// and a race with another import ends as `email_taken` at the insert.
+///
+/// Returns false when the chunk was stopped (shutdown, cancel, lost lease); true
+/// when every batch was committed.
+async fn write_batches(
     ctx: &Context,
     lease: &Lease,
     import: &ImportRecord,
     directory: &Directory,
-    batch: &[Record],
+    todo: &[Record],
 ) -> Result<bool, StepError> {
+    let batch_rows = batch_rows(ctx).await;
+    let batches = todo.chunks(batch_rows);
+    let expected = batches.len();
+    let (to_hash, mut judged) = tokio::sync::mpsc::channel::<Judged>(1);
+    let (to_commit, mut hashed) = tokio::sync::mpsc::channel::<Hashed>(1);
+
+    // Each stage stops when the next one has (its channel closes); an error in
+    // any stage ends all three at once.
+    let judge_stage = async move {
+        for batch in batches {
+            let batch = judge(ctx, import, directory, batch).await?;
+            if to_hash.send(batch).await.is_err() {
+                break;
+            }
+        }
+        Ok::<_, StepError>(())
+    };
+    let hash_stage = async move {
+        while let Some(batch) = judged.recv().await {
+            let batch = hash(ctx, directory, batch).await?;
+            if to_commit.send(batch).await.is_err() {
+                break;
+            }
+        }
+        Ok::<_, StepError>(())
+    };
+    let commit_stage = async move {
+        let mut committed = 0;
+        while let Some(batch) = hashed.recv().await {
+            if ctx.shutdown.is_cancelled() {
+                tracing::info!(
+                    chunk.no = lease.chunk_no,
+                    "shutting down; giving the chunk back"
+                );
+                ctx.db.release_chunk(lease).await?;
+                return Ok(false);
+            }
+            if ctx.db.cancel_requested(&lease.import_id).await? {
+                tracing::info!(chunk.no = lease.chunk_no, "cancel requested; stopping");
+                return Ok(false);
+            }
+            if !commit(ctx, lease, import, batch).await? {
+                tracing::info!(
+                    chunk.no = lease.chunk_no,
+                    "lease lost; another worker has this chunk"
+                );
+                return Ok(false);
+            }
+            committed += 1;
+        }
+        if committed != expected {
+            return Err(StepError::Internal(format!(
+                "chunk {}: {committed} of {expected} batches reached the commit",
+                lease.chunk_no
+            )));
+        }
+        Ok::<_, StepError>(true)
+    };
+    let ((), (), finished) = tokio::try_join!(judge_stage, hash_stage, commit_stage)?;
+    Ok(finished)
+}
+
+/// Validates a batch (in slices on the blocking pool: zxcvbn costs a fraction of a
+/// millisecond a row, too much for the runtime threads that renew leases), then
+/// checks groups, scope and the emails the organization has already.
+async fn judge(
+    ctx: &Context,
+    import: &ImportRecord,
+    directory: &Directory,
+    batch: &[Record],
+) -> Result<Judged, StepError> {
+    let slice_rows = batch
+        .len()
+        .div_ceil(ctx.config.worker_concurrency.max(1))
+        .max(1);
+    let slices: Vec<_> = batch
+        .chunks(slice_rows)
+        .map(|slice| {
+            let (slice, rules) = (slice.to_vec(), directory.rules.clone());
+            tokio::task::spawn_blocking(move || {
+                slice
+                    .into_iter()
+                    .map(|record| match NewTechnician::parse(&record, &rules) {
+                        Ok(t) => Ok((i64::from(record.row), t)),
+                        Err(errors) => Err(failed(&record, errors)),
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
     let mut outcomes = Vec::new();
     let mut valid = Vec::new();
-    for record in batch {
-        match NewTechnician::parse(record, &directory.rules) {
-            Err(errors) => outcomes.push(failed(record, errors)),
-            Ok(t) if !directory.groups.contains(&t.group_id) => outcomes.push(failed(
-                record,
-                vec![FieldError::new(
-                    "Tech Group ID",
-                    "unknown_group",
-                    format!("group {} does not exist", t.group_id),
-                )],
-            )),
-            Ok(t) if !directory.scope.allows(t.group_id) => outcomes.push(failed(
-                record,
-                vec![FieldError::new(
-                    "Tech Group ID",
-                    "group_not_permitted",
-                    format!("you may not add technicians to group {}", t.group_id),
-                )],
-            )),
-            Ok(t) => valid.push((record, t)),
+    for slice in slices {
+        let judged = slice
+            .await
+            .map_err(|e| StepError::Internal(format!("validation stopped: {e}")))?;
+        for row in judged {
+            match row {
+                Err(outcome) => outcomes.push(outcome),
+                Ok((row, t)) if !directory.groups.contains(&t.group_id) => {
+                    let message = format!("group {} does not exist", t.group_id);
+                    outcomes.push(failed_row(
+                        row,
+                        &t,
+                        "Tech Group ID",
+                        "unknown_group",
+                        message,
+                    ));
+                }
+                Ok((row, t)) if !directory.scope.allows(t.group_id) => {
+                    let message = format!("you may not add technicians to group {}", t.group_id);
+                    outcomes.push(failed_row(
+                        row,
+                        &t,
+                        "Tech Group ID",
+                        "group_not_permitted",
+                        message,
+                    ));
+                }
+                Ok((row, t)) => valid.push((row, t)),
+            }
         }
     }
 
@@ -208,47 +314,48 @@ async fn write_batch(
         .into_iter()
         .collect();
     let mut pending = Vec::new();
-    for (record, t) in valid {
+    for (row, t) in valid {
         let found = existing.get(&t.email_key).copied();
         match (found, import.on_existing) {
-            (Some(_), OnExisting::Fail) => outcomes.push(failed(
-                record,
-                vec![FieldError::new(
-                    "Email",
-                    "email_taken",
-                    format!("'{}' already belongs to a technician", t.email),
-                )],
-            )),
+            (Some(_), OnExisting::Fail) => {
+                let message = format!("'{}' already belongs to a technician", t.email);
+                outcomes.push(failed_row(row, &t, "Email", "email_taken", message));
+            }
             (Some(tech), OnExisting::Skip) => outcomes.push(RowOutcome {
-                row: i64::from(record.row),
-                email: t.email.clone(),
+                row,
+                email: t.email,
                 status: RowStatus::Skipped,
                 technician_id: Some(tech),
                 errors: vec![FieldError::new("Email", "exists", "already exists")],
             }),
             _ if import.dry_run => outcomes.push(RowOutcome {
-                row: i64::from(record.row),
-                email: t.email.clone(),
+                row,
+                email: t.email,
                 status: RowStatus::Valid,
                 technician_id: found,
                 errors: Vec::new(),
             }),
             (found, _) => pending.push(Pending {
-                row: i64::from(record.row),
+                row,
                 existing: found,
                 technician: t,
             }),
         }
     }
+    Ok(Judged { outcomes, pending })
+}
 
-    let passwords: Vec<Password> = pending
+/// Hashes a judged batch's passwords on the hashing pool.
+async fn hash(ctx: &Context, directory: &Directory, batch: Judged) -> Result<Hashed, StepError> {
+    let passwords: Vec<Password> = batch
+        .pending
         .iter()
         .map(|p| Password::new(p.technician.password.expose().to_owned()))
         .collect();
     let hashes = ctx.hasher.hash_all(passwords).await?;
     let mut creates = Vec::new();
     let mut updates = Vec::new();
-    for (p, hash) in pending.into_iter().zip(hashes) {
+    for (p, hash) in batch.pending.into_iter().zip(hashes) {
         let t = p.technician;
         let write = TechnicianWrite {
             row: p.row,
@@ -270,15 +377,29 @@ async fn write_batch(
             None => creates.push(write),
         }
     }
+    Ok(Hashed {
+        outcomes: batch.outcomes,
+        creates,
+        updates,
+    })
+}
+
+/// Commits a hashed batch. False when the lease was lost.
+async fn commit(
+    ctx: &Context,
+    lease: &Lease,
+    import: &ImportRecord,
+    batch: Hashed,
+) -> Result<bool, StepError> {
     let committed = ctx
         .db
         .commit_batch(
             lease,
             ctx.lease_ms(),
             import.org_id,
-            creates,
-            updates,
-            outcomes,
+            batch.creates,
+            batch.updates,
+            batch.outcomes,
         )
         .await;
     match committed {
@@ -286,6 +407,16 @@ async fn write_batch(
         // Another worker recorded these rows first: its work stands, ours is rolled back.
         Err(e) if e.is_unique_violation() => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+fn failed_row(row: i64, t: &NewTechnician, field: &str, code: &str, message: String) -> RowOutcome {
+    RowOutcome {
+        row,
+        email: t.email.clone(),
+        status: RowStatus::Failed,
+        technician_id: None,
+        errors: vec![FieldError::new(field, code, message)],
     }
 }
 

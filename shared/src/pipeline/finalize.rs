@@ -6,7 +6,7 @@
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
 use crate::db::{RowOutcome, Step};
-use crate::model::{FULL_COLUMNS, ImportId, ImportStatus, Layout, RowStatus};
+use crate::model::{FULL_COLUMNS, ImportId, ImportStatus, Layout, Record, RowStatus};
 use crate::report::{ResultWriter, Summary, result_text};
 use crate::storage::StorageKey;
 use std::collections::HashMap;
@@ -54,60 +54,82 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
         })
     };
 
-    for chunk in ctx.db.chunks(id).await? {
-        let file = dir.path().join("chunk.jsonl");
-        ctx.store
-            .get_to_file(
-                &StorageKey::Chunk {
-                    import: id.clone(),
-                    chunk: chunk.chunk_no,
-                },
-                &file,
-            )
-            .await?;
-        let records = read_chunk_file(&file)?;
-        let mut outcomes: HashMap<i64, RowOutcome> = ctx
-            .db
-            .rows_between(id, chunk.first_row, chunk.last_row)
-            .await?
-            .into_iter()
-            .map(|o| (o.row, o))
-            .collect();
-        let mut missing = Vec::new();
-        for record in records {
-            let row = i64::from(record.row);
-            let text = match outcomes.remove(&row) {
-                Some(o) => result_text(o.status, &o.errors),
-                None => {
-                    if !cancelled {
-                        tracing::error!(row, "row without an outcome in a finished import");
-                    }
-                    missing.push(RowOutcome {
-                        row,
-                        email: String::new(),
-                        status: RowStatus::NotProcessed,
-                        technician_id: None,
-                        errors: Vec::new(),
-                    });
-                    result_text(RowStatus::NotProcessed, &[])
-                }
+    // Chunk k+1 is downloaded and its outcomes read while chunk k's rows are
+    // written: the spreadsheet writer, the object store and the database overlap.
+    let chunks = ctx.db.chunks(id).await?;
+    let (to_write, mut fetched) = mpsc::channel::<(Vec<Record>, HashMap<i64, RowOutcome>)>(1);
+    let scratch = dir.path().to_path_buf();
+    let fetch_stage = async move {
+        for chunk in chunks {
+            let file = scratch.join(format!("chunk-{}.jsonl", chunk.chunk_no));
+            let key = StorageKey::Chunk {
+                import: id.clone(),
+                chunk: chunk.chunk_no,
             };
-            if tx.send((record.cells, text)).await.is_err() {
-                break; // the writer failed; its error is reported below
+            ctx.store.get_to_file(&key, &file).await?;
+            let records = tokio::task::spawn_blocking(move || {
+                let records = read_chunk_file(&file);
+                let _ = std::fs::remove_file(&file);
+                records
+            })
+            .await
+            .map_err(|e| StepError::Internal(e.to_string()))??;
+            let outcomes = ctx
+                .db
+                .rows_between(id, chunk.first_row, chunk.last_row)
+                .await?
+                .into_iter()
+                .map(|o| (o.row, o))
+                .collect();
+            if to_write.send((records, outcomes)).await.is_err() {
+                break;
             }
         }
-        if !missing.is_empty() {
-            ctx.db.record_outcomes(id, &missing).await?;
+        Ok::<_, StepError>(())
+    };
+    let write_stage = async move {
+        while let Some((records, mut outcomes)) = fetched.recv().await {
+            let mut missing = Vec::new();
+            for record in records {
+                let row = i64::from(record.row);
+                let text = match outcomes.remove(&row) {
+                    Some(o) => result_text(o.status, &o.errors),
+                    None => {
+                        if !cancelled {
+                            tracing::error!(row, "row without an outcome in a finished import");
+                        }
+                        missing.push(RowOutcome {
+                            row,
+                            email: String::new(),
+                            status: RowStatus::NotProcessed,
+                            technician_id: None,
+                            errors: Vec::new(),
+                        });
+                        result_text(RowStatus::NotProcessed, &[])
+                    }
+                };
+                if tx.send((record.cells, text)).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            if !missing.is_empty() {
+                ctx.db.record_outcomes(id, &missing).await?;
+            }
+            if !ctx
+                .db
+                .renew_import(id, &ctx.worker_id, ctx.lease_ms())
+                .await?
+            {
+                return Ok(false);
+            }
         }
-        if !ctx
-            .db
-            .renew_import(id, &ctx.worker_id, ctx.lease_ms())
-            .await?
-        {
-            return Ok(());
-        }
+        // Dropping `tx` here ends the writer's input.
+        Ok::<_, StepError>(true)
+    };
+    let ((), still_ours) = tokio::try_join!(fetch_stage, write_stage)?;
+    if !still_ours {
+        return Ok(());
     }
-    drop(tx);
     let writer = writer
         .await
         .map_err(|e| StepError::Internal(e.to_string()))?

@@ -148,7 +148,8 @@ fn read_into_chunks(
         Layout::Short => 1,
     };
     // First row of each email, keyed by a 128-bit digest: flat in the email's length.
-    let mut first_seen: HashMap<u128, u32> = HashMap::new();
+    // A byte array, not a u128: 20-byte entries instead of 32 (u128 is 16-aligned).
+    let mut first_seen: HashMap<[u8; 16], u32> = HashMap::new();
     let mut buffer: Vec<Record> = Vec::with_capacity(chunk_rows);
     let mut total: i64 = 0;
     let mut chunk_no: i64 = 0;
@@ -163,7 +164,7 @@ fn read_into_chunks(
         let email = record.cells.get(email_at).map(String::as_str).unwrap_or("");
         if !email.is_empty() {
             let digest = Sha256::digest(email_key(email).as_bytes());
-            let key = u128::from_be_bytes(digest[..16].try_into().unwrap_or_default());
+            let key: [u8; 16] = digest[..16].try_into().unwrap_or_default();
             match first_seen.get(&key) {
                 Some(first) => record.errors.push(FieldError::new(
                     "Email",
