@@ -537,8 +537,8 @@ async fn cluster_json_object_with_column_names_and_an_unknown_key() {
 
 /// A NUL character (JSON `\u0000`) can't be stored in a PostgreSQL text column:
 /// the row fails with `invalid_character`, its outcome still quotes the email,
-/// and the rows around it are created. Before the rule, the batch's insert
-/// failed and the chunk was retried until it was failed as `interrupted`.
+/// and the rows around it are created: the NUL never reaches PostgreSQL,
+/// which would refuse the whole batch's insert.
 #[tokio::test]
 async fn cluster_a_nul_character_is_a_row_error_not_a_stuck_chunk() {
     let (world, api) = world_with_groups(Mode::Cluster, 1).await;
