@@ -174,6 +174,15 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// The row's email belongs to a technician of the organization already.
+    pub fn email_taken(email: &str) -> Self {
+        Self::new(
+            "Email",
+            "email_taken",
+            format!("'{email}' already belongs to a technician"),
+        )
+    }
 }
 
 /// A file-level problem: the whole import fails with this code (API.md).

@@ -226,11 +226,7 @@ impl Db {
                     },
                     None => RowOutcome {
                         row: t.row,
-                        errors: vec![FieldError::new(
-                            "Email",
-                            "email_taken",
-                            format!("'{}' already belongs to a technician", t.email),
-                        )],
+                        errors: vec![FieldError::email_taken(&t.email)],
                         email: t.email,
                         status: RowStatus::Failed,
                         technician_id: None,
@@ -491,13 +487,10 @@ async fn insert_outcomes(
                  value -> 'errors' FROM json_each($2)"
             }
         };
-        let rows: Vec<OutcomeJson<'_>> = outcomes
-            .iter()
-            .map(|o| {
-                counts.add(o.status);
-                OutcomeJson::from(o)
-            })
-            .collect();
+        for o in outcomes {
+            counts.add(o.status);
+        }
+        let rows: Vec<OutcomeJson<'_>> = outcomes.iter().map(OutcomeJson::from).collect();
         sqlx::query(sql)
             .bind(&import.0)
             .bind(serde_json::to_string(&rows).map_err(json_error)?)

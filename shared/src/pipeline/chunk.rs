@@ -111,7 +111,7 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
         }
     } else {
         let directory = load_directory(ctx, &import).await?;
-        if !write_batches(ctx, &lease, &import, &directory, &todo).await? {
+        if !write_batches(ctx, &lease, &import, &directory, todo).await? {
             return Ok(());
         }
     }
@@ -180,10 +180,9 @@ async fn write_batches(
     lease: &Lease,
     import: &ImportRecord,
     directory: &Directory,
-    todo: &[Record],
+    todo: Vec<Record>,
 ) -> Result<bool, StepError> {
-    let batch_rows = batch_rows(ctx).await;
-    let batches = todo.chunks(batch_rows);
+    let batches = split_owned(todo, batch_rows(ctx).await);
     let expected = batches.len();
     let (to_hash, mut judged) = tokio::sync::mpsc::channel::<Judged>(1);
     let (to_commit, mut hashed) = tokio::sync::mpsc::channel::<Hashed>(1);
@@ -251,16 +250,13 @@ async fn judge(
     ctx: &Context,
     import: &ImportRecord,
     directory: &Directory,
-    batch: &[Record],
+    batch: Vec<Record>,
 ) -> Result<Judged, StepError> {
-    let slice_rows = batch
-        .len()
-        .div_ceil(ctx.config.worker_concurrency.max(1))
-        .max(1);
-    let slices: Vec<_> = batch
-        .chunks(slice_rows)
+    let slice_rows = batch.len().div_ceil(ctx.config.worker_concurrency.max(1));
+    let slices: Vec<_> = split_owned(batch, slice_rows)
+        .into_iter()
         .map(|slice| {
-            let (slice, rules) = (slice.to_vec(), directory.rules.clone());
+            let rules = directory.rules.clone();
             tokio::task::spawn_blocking(move || {
                 slice
                     .into_iter()
@@ -283,23 +279,13 @@ async fn judge(
                 Err(outcome) => outcomes.push(outcome),
                 Ok((row, t)) if !directory.groups.contains(&t.group_id) => {
                     let message = format!("group {} does not exist", t.group_id);
-                    outcomes.push(failed_row(
-                        row,
-                        &t,
-                        "Tech Group ID",
-                        "unknown_group",
-                        message,
-                    ));
+                    let error = FieldError::new("Tech Group ID", "unknown_group", message);
+                    outcomes.push(failed_row(row, t.email, error));
                 }
                 Ok((row, t)) if !directory.scope.allows(t.group_id) => {
                     let message = format!("you may not add technicians to group {}", t.group_id);
-                    outcomes.push(failed_row(
-                        row,
-                        &t,
-                        "Tech Group ID",
-                        "group_not_permitted",
-                        message,
-                    ));
+                    let error = FieldError::new("Tech Group ID", "group_not_permitted", message);
+                    outcomes.push(failed_row(row, t.email, error));
                 }
                 Ok((row, t)) => valid.push((row, t)),
             }
@@ -318,8 +304,8 @@ async fn judge(
         let found = existing.get(&t.email_key).copied();
         match (found, import.on_existing) {
             (Some(_), OnExisting::Fail) => {
-                let message = format!("'{}' already belongs to a technician", t.email);
-                outcomes.push(failed_row(row, &t, "Email", "email_taken", message));
+                let error = FieldError::email_taken(&t.email);
+                outcomes.push(failed_row(row, t.email, error));
             }
             (Some(tech), OnExisting::Skip) => outcomes.push(RowOutcome {
                 row,
@@ -345,34 +331,38 @@ async fn judge(
     Ok(Judged { outcomes, pending })
 }
 
-/// Hashes a judged batch's passwords on the hashing pool.
+/// Hashes a judged batch's passwords on the hashing pool. Each password moves
+/// to the pool and is dropped there; the rows keep everything else.
 async fn hash(ctx: &Context, directory: &Directory, batch: Judged) -> Result<Hashed, StepError> {
-    let passwords: Vec<Password> = batch
+    let (passwords, rows): (Vec<Password>, Vec<_>) = batch
         .pending
-        .iter()
-        .map(|p| Password::new(p.technician.password.expose().to_owned()))
-        .collect();
+        .into_iter()
+        .map(|p| {
+            let t = p.technician;
+            let write = TechnicianWrite {
+                row: p.row,
+                name: t.name,
+                nickname: t.nickname,
+                email: t.email,
+                email_key: t.email_key,
+                sso_id: t.sso_id,
+                description: t.description,
+                password_hash: String::new(),
+                enabled: t.enabled,
+                standard_license: t.standard_license,
+                mobile_license: t.mobile_license,
+                group_id: t.group_id,
+                must_change_password: directory.force_password_change,
+            };
+            (t.password, (p.existing, write))
+        })
+        .unzip();
     let hashes = ctx.hasher.hash_all(passwords).await?;
     let mut creates = Vec::new();
     let mut updates = Vec::new();
-    for (p, hash) in batch.pending.into_iter().zip(hashes) {
-        let t = p.technician;
-        let write = TechnicianWrite {
-            row: p.row,
-            name: t.name,
-            nickname: t.nickname,
-            email: t.email,
-            email_key: t.email_key,
-            sso_id: t.sso_id,
-            description: t.description,
-            password_hash: hash,
-            enabled: t.enabled,
-            standard_license: t.standard_license,
-            mobile_license: t.mobile_license,
-            group_id: t.group_id,
-            must_change_password: directory.force_password_change,
-        };
-        match p.existing {
+    for ((existing, mut write), hash) in rows.into_iter().zip(hashes) {
+        write.password_hash = hash;
+        match existing {
             Some(id) => updates.push((id, write)),
             None => creates.push(write),
         }
@@ -410,14 +400,26 @@ async fn commit(
     }
 }
 
-fn failed_row(row: i64, t: &NewTechnician, field: &str, code: &str, message: String) -> RowOutcome {
+fn failed_row(row: i64, email: String, error: FieldError) -> RowOutcome {
     RowOutcome {
         row,
-        email: t.email.clone(),
+        email,
         status: RowStatus::Failed,
         technician_id: None,
-        errors: vec![FieldError::new(field, code, message)],
+        errors: vec![error],
     }
+}
+
+/// Splits `items` into owned runs of at most `size` (at least 1), in order,
+/// moving them: a batch's records (passwords included) are never copied.
+fn split_owned<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let size = size.max(1);
+    let mut runs = Vec::with_capacity(items.len().div_ceil(size));
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        runs.push(items.by_ref().take(size).collect());
+    }
+    runs
 }
 
 fn failed(record: &Record, errors: Vec<FieldError>) -> RowOutcome {
@@ -434,4 +436,17 @@ fn failed(record: &Record, errors: Vec<FieldError>) -> RowOutcome {
 fn record_email(record: &Record) -> String {
     let at = if record.cells.len() == 3 { 1 } else { 2 };
     record.cells.get(at).cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_owned;
+
+    #[test]
+    fn split_owned_keeps_order_and_sizes() {
+        let runs = split_owned((1..=7).collect::<Vec<_>>(), 3);
+        assert_eq!(runs, vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
+        assert!(split_owned(Vec::<u8>::new(), 3).is_empty());
+        assert_eq!(split_owned(vec![1, 2], 0), vec![vec![1], vec![2]]);
+    }
 }

@@ -515,22 +515,10 @@ struct EndToEnd {
 
 /// The rows as the full layout's xlsx: what `full_csv` writes, in a workbook.
 fn full_xlsx(rows: &[(&str, &str, &str, i64)]) -> anyhow::Result<Vec<u8>> {
-    const HEADER: [&str; 10] = [
-        "Name",
-        "Nickname",
-        "Email",
-        "Single Sign-On ID",
-        "Description",
-        "Password",
-        "Enabled",
-        "Standard License",
-        "Mobile License",
-        "Tech Group ID",
-    ];
     let mut book = rust_xlsxwriter::Workbook::new();
     // Shared strings, as Excel writes them: the reader holds their table whole.
     let sheet = book.add_worksheet_with_low_memory()?;
-    for (col, title) in (0u16..).zip(HEADER) {
+    for (col, title) in (0u16..).zip(roster_shared::model::FULL_COLUMNS) {
         sheet.write_string(0, col, title)?;
     }
     for (row, (name, email, password, group)) in (1u32..).zip(rows) {
