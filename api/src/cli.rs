@@ -166,6 +166,11 @@ impl Server {
             }
         })
         .await;
+        roster_shared::pipeline::finalizers_stopped(
+            &self.runtime_ctx,
+            std::time::Duration::from_secs(5),
+        )
+        .await;
         match tokio::time::timeout(std::time::Duration::from_secs(10), self.http).await {
             Ok(Ok(result)) => result.context("http server")?,
             Ok(Err(e)) => return Err(e.into()),

@@ -66,6 +66,7 @@ impl Runtime {
             worker_id: pipeline::new_worker_id(kind),
             scratch,
             hasher,
+            finalizers: Arc::new(tokio::sync::Semaphore::new(pipeline::FINALIZERS)),
             shutdown: CancellationToken::new(),
         };
         Ok(Self {
@@ -95,7 +96,7 @@ pub fn spawn_embedded_workers(
                     job = queue.next() => job,
                 };
                 match job {
-                    Some(job) => pipeline::run(&ctx, job).await,
+                    Some(job) => pipeline::dispatch(&ctx, job).await,
                     None => return,
                 }
             }

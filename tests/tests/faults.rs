@@ -448,6 +448,43 @@ async fn kill_9_workers_mid_chunk_loses_and_repeats_no_row() {
     db.pool.close().await;
 }
 
+/// Finalize follows the chunks, holding the import's lease from the plan on: kill
+/// -9 the worker running it while chunks are still open, and another worker must
+/// take finalize over and write the whole spreadsheet, with every row once.
+#[tokio::test]
+async fn kill_9_of_the_finalizing_worker_mid_import_loses_and_repeats_no_row() {
+    let mut s = scenario(2, 300, &slow_env()).await;
+    wait_mid_import(&mut s).await;
+    let deadline = Instant::now() + PROGRESS;
+    let (n, done, count) = loop {
+        let db = s.world.db().await;
+        let (owner, done, count) = sqlx::query_as::<_, (Option<String>, i64, Option<i64>)>(
+            "SELECT lease_owner, chunks_done, chunk_count FROM imports WHERE id = $1",
+        )
+        .bind(&s.id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("import lease");
+        db.pool.close().await;
+        if let Some(n) = owner.and_then(|o| worker_index(&mut s.world, &o)) {
+            break (n, done, count.expect("planned"));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no worker held the import's finalize while its chunks ran"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        done < count,
+        "finalize runs beside the chunks ({done} of {count} done)"
+    );
+    s.world.kill_worker(n);
+    s.world.start_worker();
+    let rows = assert_exactly_once(&s, "kill_9_finalize", "completed").await;
+    assert_unaffected(&s, &rows);
+}
+
 // ---- 2. Redis restarted ---------------------------------------------------------------
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! `roster-worker`: takes pipeline steps from the Redis queue (apalis) and runs
-//! them, one at a time, each hashing on `ROSTER_WORKER_CONCURRENCY` threads; runs
+//! them, one at a time, each hashing on `ROSTER_WORKER_CONCURRENCY` threads (a
+//! finalize, which follows the chunks as they finish, runs beside them); runs
 //! the reconciler; on SIGTERM stops taking work, gives its current chunk back
 //! between two batches, and exits 0.
 
@@ -21,8 +22,13 @@ static ONE_STEP: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 /// mid-chunk (its work lost, an attempt used up). It finishes instead, and the
 /// rebuilt worker's first step waits for it here.
 async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
-    let permit = ONE_STEP.acquire().await?;
     let ctx: Context = (*ctx).clone();
+    if let Job::FinalizeImport { .. } = job {
+        // Finalize follows the chunks on a task of its own (`pipeline::dispatch`).
+        pipeline::dispatch(&ctx, job).await;
+        return Ok(());
+    }
+    let permit = ONE_STEP.acquire().await?;
     tokio::spawn(async move {
         pipeline::run(&ctx, job).await;
         drop(permit);
@@ -98,6 +104,7 @@ async fn run() -> anyhow::Result<()> {
     }
     // A step left running by a torn-down queue worker gives its chunk back at its next batch.
     let _ = tokio::time::timeout(Duration::from_secs(10), ONE_STEP.acquire()).await;
+    pipeline::finalizers_stopped(&ctx, Duration::from_secs(5)).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), reconciler).await;
     Ok(())
 }

@@ -454,7 +454,11 @@ impl Db {
             return Ok(false);
         }
         let (done, count): (i64, Option<i64>) = sqlx::query_as(
-            "UPDATE imports SET chunks_done = chunks_done + 1, enqueued_at = $2 WHERE id = $1 RETURNING chunks_done, chunk_count",
+            // Stamped as sent only by the last chunk, which sends finalize: a finalizer that
+            // died while it followed the chunks is then due for the reconciler meanwhile.
+            "UPDATE imports SET chunks_done = chunks_done + 1, \
+             enqueued_at = CASE WHEN chunks_done + 1 >= chunk_count THEN $2 ELSE enqueued_at END \
+             WHERE id = $1 RETURNING chunks_done, chunk_count",
         )
         .bind(&lease.import_id.0)
         .bind(now_ms())

@@ -44,16 +44,22 @@ impl Db {
         step: Step,
     ) -> DbResult<Option<i64>> {
         let now = now_ms();
-        let ready = match step {
-            Step::Plan => {
-                "status IN ('queued', 'running') AND chunk_count IS NULL AND cancel_requested = 0"
-            }
-            Step::Finalize => {
-                "status IN ('queued', 'running') AND (chunks_done >= chunk_count OR cancel_requested = 1)"
-            }
+        // Finalize follows the chunks from the moment the plan is saved (it writes each
+        // chunk's result rows as the chunk finishes). A claim counts as an attempt only
+        // once the chunks are over: a finalizer killed while it waited for other
+        // workers' chunks did not fail, and the attempts are for steps that do.
+        let (ready, attempt) = match step {
+            Step::Plan => (
+                "status IN ('queued', 'running') AND chunk_count IS NULL AND cancel_requested = 0",
+                "1",
+            ),
+            Step::Finalize => (
+                "status IN ('queued', 'running') AND (chunk_count IS NOT NULL OR cancel_requested = 1)",
+                "CASE WHEN chunks_done >= chunk_count OR cancel_requested = 1 THEN 1 ELSE 0 END",
+            ),
         };
         let sql = format!(
-            "UPDATE imports SET status = 'running', lease_owner = $1, lease_until = $2, step_attempts = step_attempts + 1, \
+            "UPDATE imports SET status = 'running', lease_owner = $1, lease_until = $2, step_attempts = step_attempts + {attempt}, \
              started_at = COALESCE(started_at, $3) WHERE id = $4 AND {ready} AND (lease_until IS NULL OR lease_until < $3) \
              RETURNING step_attempts"
         );
@@ -85,7 +91,7 @@ impl Db {
     pub async fn release_import(&self, id: &ImportId, owner: &str, counted: bool) -> DbResult<()> {
         sqlx::query(
             "UPDATE imports SET lease_owner = NULL, lease_until = NULL, enqueued_at = $3, \
-             step_attempts = step_attempts - $4 WHERE id = $1 AND lease_owner = $2",
+             step_attempts = step_attempts - CASE WHEN step_attempts > 0 THEN $4 ELSE 0 END WHERE id = $1 AND lease_owner = $2",
         )
         .bind(&id.0)
         .bind(owner)
@@ -214,6 +220,20 @@ impl Db {
             .collect()
     }
 
+    /// Whether chunk `chunk_no` is done, and whether a cancel was asked for: what
+    /// finalize waits on before it writes the chunk's result rows.
+    pub async fn chunk_progress(&self, id: &ImportId, chunk_no: i64) -> DbResult<(bool, bool)> {
+        let (done, cancel): (i64, i64) = sqlx::query_as(
+            "SELECT CASE WHEN c.status = 'done' THEN 1 ELSE 0 END, i.cancel_requested \
+             FROM import_chunks c JOIN imports i ON i.id = c.import_id WHERE c.import_id = $1 AND c.chunk_no = $2",
+        )
+        .bind(&id.0)
+        .bind(chunk_no)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((done == 1, cancel == 1))
+    }
+
     /// Closes every chunk not done yet (a cancelled import): no worker claims them
     /// again, and a worker holding one loses its lease at its next batch.
     pub async fn close_chunks(&self, id: &ImportId) -> DbResult<()> {
@@ -259,9 +279,9 @@ impl Db {
         .bind(stale)
         .fetch_all(&mut *tx)
         .await?;
-        let imports: Vec<(String, Option<i64>, i64, i64)> = sqlx::query_as(
+        let imports: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
             "UPDATE imports SET enqueued_at = $1 WHERE status IN ('queued', 'running') AND enqueued_at < $2 \
-             AND (lease_until IS NULL OR lease_until < $1) RETURNING id, chunk_count, chunks_done, cancel_requested",
+             AND (lease_until IS NULL OR lease_until < $1) RETURNING id, chunk_count, cancel_requested",
         )
         .bind(now)
         .bind(stale)
@@ -282,12 +302,11 @@ impl Db {
             unpurged: unpurged.into_iter().map(ImportId).collect(),
             ..DueWork::default()
         };
-        for (id, chunk_count, done, cancel) in imports {
+        for (id, chunk_count, cancel) in imports {
             match chunk_count {
                 None if cancel == 0 => due.plans.push(ImportId(id)),
-                Some(count) if done >= count => due.finalizes.push(ImportId(id)),
-                _ if cancel != 0 => due.finalizes.push(ImportId(id)),
-                _ => {}
+                // Planned, or cancelled: finalize is due (it follows the chunks).
+                _ => due.finalizes.push(ImportId(id)),
             }
         }
         Ok(due)

@@ -2,15 +2,26 @@
 //! spreadsheet (constant memory), store it, finish the import, then delete the
 //! upload and the chunk objects: they hold plaintext passwords. A cancelled
 //! import's rows without an outcome are recorded as `not_processed` here.
+//!
+//! Finalize starts when the plan is saved and follows the chunks in file order:
+//! chunk k's result rows are written as soon as chunk k is done, while the workers
+//! hash later chunks, so that little is left to write when the last chunk ends.
+//! It holds the import's lease all along; if its worker dies, the reconciler sends
+//! it again and the next holder starts the spreadsheet over.
 
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
 use crate::db::{RowOutcome, Step};
 use crate::model::{FULL_COLUMNS, ImportId, ImportStatus, Layout, Record, RowStatus};
+use crate::queue::Job;
 use crate::report::{ResultWriter, Summary, result_text};
 use crate::storage::StorageKey;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// How often finalize looks whether the chunk it waits for is done.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepError> {
     let Some(attempts) = ctx
@@ -26,8 +37,8 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
     let Some(import) = ctx.db.load_import(id).await? else {
         return Ok(());
     };
-    let cancelled = import.cancel_requested;
-    if cancelled {
+    let cancelled_before = import.cancel_requested;
+    if cancelled_before {
         ctx.db.close_chunks(id).await?;
     }
     let layout = import.layout.unwrap_or(Layout::Full);
@@ -38,17 +49,20 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
     let dir = ctx.scratch_dir()?;
     let result_path = dir.path().join("result.xlsx");
 
-    // The spreadsheet is written on a blocking thread fed row by row.
-    let (tx, mut rx) = mpsc::channel::<(Vec<String>, String)>(1024);
+    // The spreadsheet is written on a blocking thread fed a chunk's rows at a time
+    // (one hand-off per chunk: one per row cost a wake-up each).
+    let (tx, mut rx) = mpsc::channel::<Vec<(Vec<String>, String)>>(1);
     let writer = {
         let path = result_path.clone();
         tokio::task::spawn_blocking(move || -> Result<ResultWriter, String> {
             let mut writer = ResultWriter::create(&path, &header, layout.password_index())
                 .map_err(|e| e.to_string())?;
-            while let Some((cells, result)) = rx.blocking_recv() {
-                writer
-                    .write_row(&cells, &result)
-                    .map_err(|e| e.to_string())?;
+            while let Some(rows) = rx.blocking_recv() {
+                for (cells, result) in rows {
+                    writer
+                        .write_row(&cells, &result)
+                        .map_err(|e| e.to_string())?;
+                }
             }
             Ok(writer)
         })
@@ -57,10 +71,14 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
     // Chunk k+1 is downloaded and its outcomes read while chunk k's rows are
     // written: the spreadsheet writer, the object store and the database overlap.
     let chunks = ctx.db.chunks(id).await?;
-    let (to_write, mut fetched) = mpsc::channel::<(Vec<Record>, HashMap<i64, RowOutcome>)>(1);
+    let (to_write, mut fetched) = mpsc::channel::<Fetched>(1);
     let scratch = dir.path().to_path_buf();
     let fetch_stage = async move {
+        let mut cancelled = cancelled_before;
         for chunk in chunks {
+            if !wait_for_chunk(ctx, id, chunk.chunk_no, &mut cancelled).await? {
+                return Ok(None);
+            }
             let file = scratch.join(format!("chunk-{}.jsonl", chunk.chunk_no));
             let key = StorageKey::Chunk {
                 import: id.clone(),
@@ -81,15 +99,26 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
                 .into_iter()
                 .map(|o| (o.row, o))
                 .collect();
-            if to_write.send((records, outcomes)).await.is_err() {
+            let fetched = Fetched {
+                records,
+                outcomes,
+                cancelled,
+            };
+            if to_write.send(fetched).await.is_err() {
                 break;
             }
         }
-        Ok::<_, StepError>(())
+        Ok::<_, StepError>(Some(cancelled))
     };
     let write_stage = async move {
-        while let Some((records, mut outcomes)) = fetched.recv().await {
+        while let Some(Fetched {
+            records,
+            mut outcomes,
+            cancelled,
+        }) = fetched.recv().await
+        {
             let mut missing = Vec::new();
+            let mut rows = Vec::with_capacity(records.len());
             for record in records {
                 let row = i64::from(record.row);
                 let text = match outcomes.remove(&row) {
@@ -108,9 +137,10 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
                         result_text(RowStatus::NotProcessed, &[])
                     }
                 };
-                if tx.send((record.cells, text)).await.is_err() {
-                    break; // the writer failed; its error is reported below
-                }
+                rows.push((record.cells, text));
+            }
+            if tx.send(rows).await.is_err() {
+                break; // the writer failed; its error is reported below
             }
             if !missing.is_empty() {
                 ctx.db.record_outcomes(id, &missing).await?;
@@ -126,10 +156,10 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
         // Dropping `tx` here ends the writer's input.
         Ok::<_, StepError>(true)
     };
-    let ((), still_ours) = tokio::try_join!(fetch_stage, write_stage)?;
-    if !still_ours {
-        return Ok(());
-    }
+    let (cancelled, still_ours) = tokio::try_join!(fetch_stage, write_stage)?;
+    let Some(cancelled) = cancelled.filter(|_| still_ours) else {
+        return Ok(()); // stopped: lease lost, or given back at shutdown
+    };
     let writer = writer
         .await
         .map_err(|e| StepError::Internal(e.to_string()))?
@@ -181,6 +211,62 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
         purge(ctx, id, import.chunk_count.unwrap_or(0)).await;
     }
     Ok(())
+}
+
+/// One chunk's records and outcomes, ready to be written.
+struct Fetched {
+    records: Vec<Record>,
+    outcomes: HashMap<i64, RowOutcome>,
+    /// A cancel was seen by the time this chunk was read: rows without an
+    /// outcome are then expected (`not_processed`), not a defect.
+    cancelled: bool,
+}
+
+/// Waits until chunk `chunk_no` is done, keeping the import's lease meanwhile. A
+/// cancel closes the chunks still open, which makes them done: their rows without
+/// an outcome become `not_processed`. Returns false when this finalize stops: its
+/// lease was lost, or the process is shutting down (the lease is then given back,
+/// uncounted, and the job sent again for another worker).
+async fn wait_for_chunk(
+    ctx: &Context,
+    id: &ImportId,
+    chunk_no: i64,
+    cancelled: &mut bool,
+) -> Result<bool, StepError> {
+    let renew_every = Duration::from_millis((ctx.lease_ms() / 3).max(100) as u64);
+    let mut renewed = Instant::now();
+    loop {
+        let (done, cancel) = ctx.db.chunk_progress(id, chunk_no).await?;
+        if cancel && !*cancelled {
+            ctx.db.close_chunks(id).await?;
+            *cancelled = true;
+            continue;
+        }
+        if done {
+            return Ok(true);
+        }
+        if ctx.shutdown.is_cancelled() {
+            tracing::info!("shutting down; giving finalize back");
+            ctx.db.release_import(id, &ctx.worker_id, true).await?;
+            ctx.queue
+                .enqueue(Job::FinalizeImport {
+                    import_id: id.clone(),
+                })
+                .await?;
+            return Ok(false);
+        }
+        if renewed.elapsed() >= renew_every {
+            if !ctx
+                .db
+                .renew_import(id, &ctx.worker_id, ctx.lease_ms())
+                .await?
+            {
+                return Ok(false);
+            }
+            renewed = Instant::now();
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
 }
 
 /// Deletes the upload and chunk objects. A failure here is retried by the

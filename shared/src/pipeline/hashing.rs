@@ -45,16 +45,25 @@ pub(super) async fn batch_rows(ctx: &Context) -> usize {
 /// hashing off the threads that renew leases and answer the queue.
 pub struct HashPool {
     jobs: std::sync::mpsc::Sender<HashJob>,
+    threads: usize,
 }
 
-type HashJob = (Password, tokio::sync::oneshot::Sender<String>);
+/// A run of passwords for one thread, answered all at once: one hand-off per run,
+/// not per password (at the cheapest hash, a wake-up per password cost as much as
+/// the hash).
+type HashJob = (Vec<Password>, tokio::sync::oneshot::Sender<Vec<String>>);
+
+/// Runs per thread that a batch is cut into, so that a thread slowed down by the
+/// rest of the machine leaves little for the others to wait for.
+const RUNS_PER_THREAD: usize = 4;
 
 impl HashPool {
     /// Starts `threads` hashing threads using `scheme`.
     pub fn new(scheme: crate::password::HashScheme, threads: usize) -> Self {
+        let threads = threads.max(1);
         let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
-        for n in 0..threads.max(1) {
+        for n in 0..threads {
             let (queue, scheme) = (queue.clone(), scheme.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("roster-hash-{n}"))
@@ -69,8 +78,13 @@ impl HashPool {
                             Err(_) => return,
                         };
                         match job {
-                            Ok((password, reply)) => {
-                                let _ = reply.send(scheme.hash_in(&password, &mut memory));
+                            Ok((passwords, reply)) => {
+                                // Each password is dropped as soon as it is hashed.
+                                let hashes = passwords
+                                    .into_iter()
+                                    .map(|password| scheme.hash_in(&password, &mut memory))
+                                    .collect();
+                                let _ = reply.send(hashes);
                             }
                             Err(_) => return,
                         }
@@ -80,24 +94,26 @@ impl HashPool {
                 tracing::error!(error = %e, "could not start a hashing thread");
             }
         }
-        Self { jobs }
+        Self { jobs, threads }
     }
 
     /// Hashes every password, in order, on the pool's threads.
     pub async fn hash_all(&self, passwords: Vec<Password>) -> Result<Vec<String>, StepError> {
-        let replies: Vec<_> = passwords
+        let total = passwords.len();
+        let run = total.div_ceil(self.threads * RUNS_PER_THREAD).max(1);
+        let replies: Vec<_> = super::chunk::split_owned(passwords, run)
             .into_iter()
-            .map(|password| {
+            .map(|passwords| {
                 let (reply, answer) = tokio::sync::oneshot::channel();
                 self.jobs
-                    .send((password, reply))
+                    .send((passwords, reply))
                     .map(|()| answer)
                     .map_err(|_| StepError::Internal("the hashing pool has stopped".into()))
             })
             .collect::<Result<_, _>>()?;
-        let mut hashes = Vec::with_capacity(replies.len());
+        let mut hashes = Vec::with_capacity(total);
         for answer in replies {
-            hashes.push(
+            hashes.extend(
                 answer
                     .await
                     .map_err(|_| StepError::Internal("a hashing thread stopped".into()))?,

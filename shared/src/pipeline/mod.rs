@@ -34,6 +34,8 @@ pub struct Context {
     pub scratch: PathBuf,
     /// The process's password-hashing threads.
     pub hasher: Arc<HashPool>,
+    /// Finalize steps running in this process (see [`dispatch`]).
+    pub finalizers: Arc<tokio::sync::Semaphore>,
     /// Cancelled when the process is stopping: long steps give their work back
     /// between batches instead of being cut off.
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -79,6 +81,38 @@ impl StepError {
             StepError::Storage(StorageError::NotFound(_)) | StepError::Internal(_) => false,
         }
     }
+}
+
+/// How many imports one process finalizes at once. A finalize mostly waits for
+/// chunks, holding one chunk of records and the spreadsheet writer's buffers.
+pub const FINALIZERS: usize = 8;
+
+/// Takes one job from a queue. Plan and chunk steps run to their end here, one at a
+/// time per queue consumer. A finalize follows its import's chunks for as long as
+/// they run, so it must not hold the consumer (with one consumer, the chunks it
+/// waits for would never be taken): it runs on a task of its own, up to
+/// [`FINALIZERS`] at once, and this returns at once. If the process dies, its
+/// lease expires and the reconciler sends it again.
+pub async fn dispatch(ctx: &Context, job: Job) {
+    if let Job::FinalizeImport { .. } = job {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let Ok(_running) = ctx.finalizers.clone().acquire_owned().await else {
+                return;
+            };
+            if !ctx.shutdown.is_cancelled() {
+                run(&ctx, job).await;
+            }
+        });
+    } else {
+        run(ctx, job).await;
+    }
+}
+
+/// Waits until this process's finalize steps have stopped (at shutdown they give
+/// their lease back at their next look at the chunks), or until `limit`.
+pub async fn finalizers_stopped(ctx: &Context, limit: Duration) {
+    let _ = tokio::time::timeout(limit, ctx.finalizers.acquire_many(FINALIZERS as u32)).await;
 }
 
 /// Runs one job to its end. Failures are handled here, once: the step's lease is

@@ -106,6 +106,12 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
                         })
                         .await?;
                 }
+                // Finalize starts now and writes each chunk's result rows as it finishes.
+                ctx.queue
+                    .enqueue(Job::FinalizeImport {
+                        import_id: id.clone(),
+                    })
+                    .await?;
             }
             Ok(())
         }
