@@ -139,9 +139,11 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
                 };
                 rows.push((record.cells, text));
             }
+            let written = rows.len();
             if tx.send(rows).await.is_err() {
                 break; // the writer failed; its error is reported below
             }
+            tracing::debug!(rows = written, "result rows handed to the writer");
             if !missing.is_empty() {
                 ctx.db.record_outcomes(id, &missing).await?;
             }

@@ -98,6 +98,14 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
                 )
                 .await?;
             if saved {
+                // Finalize starts now and writes each chunk's result rows as the chunk
+                // finishes. It goes first: the queue hands messages out in order, and
+                // behind the chunks it would start only when they were all taken.
+                ctx.queue
+                    .enqueue(Job::FinalizeImport {
+                        import_id: id.clone(),
+                    })
+                    .await?;
                 for c in &chunks {
                     ctx.queue
                         .enqueue(Job::ProcessChunk {
@@ -106,12 +114,6 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
                         })
                         .await?;
                 }
-                // Finalize starts now and writes each chunk's result rows as it finishes.
-                ctx.queue
-                    .enqueue(Job::FinalizeImport {
-                        import_id: id.clone(),
-                    })
-                    .await?;
             }
             Ok(())
         }
