@@ -3,7 +3,8 @@
 
 use super::{Context, StepError};
 use crate::password::Password;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long one batch should take to hash: long enough that the per-batch
@@ -44,25 +45,58 @@ pub(super) async fn batch_rows(ctx: &Context) -> usize {
 /// tokio's blocking pool made the allocator keep 250-300 MB. It also keeps
 /// hashing off the threads that renew leases and answer the queue.
 pub struct HashPool {
-    jobs: std::sync::mpsc::Sender<HashJob>,
+    jobs: std::sync::mpsc::Sender<Arc<Batch>>,
     threads: usize,
 }
 
-/// A run of passwords for one thread, answered all at once: one hand-off per run,
-/// not per password (at the cheapest hash, a wake-up per password cost as much as
-/// the hash).
-type HashJob = (Vec<Password>, tokio::sync::oneshot::Sender<Vec<String>>);
+/// One batch's passwords, shared by every hashing thread: each takes the next
+/// password until none is left, and the thread that hashes the last one answers
+/// for the whole batch. So the threads share the work password by password (at
+/// OWASP cost a thread never waits more than one hash for another), and the
+/// waiting task is woken once per batch, not once per password (at the cheapest
+/// hash, a wake-up per password cost about as much as the hash).
+struct Batch {
+    todo: Mutex<std::iter::Enumerate<std::vec::IntoIter<Password>>>,
+    hashes: Mutex<Vec<String>>,
+    left: AtomicUsize,
+    done: Mutex<Option<tokio::sync::oneshot::Sender<Vec<String>>>>,
+}
 
-/// Runs per thread that a batch is cut into, so that a thread slowed down by the
-/// rest of the machine leaves little for the others to wait for.
-const RUNS_PER_THREAD: usize = 4;
+impl Batch {
+    /// Hashes passwords of this batch until none is left.
+    fn work(&self, scheme: &crate::password::HashScheme, memory: &mut Vec<argon2::Block>) {
+        loop {
+            let next = lock(&self.todo).next();
+            let Some((i, password)) = next else {
+                return;
+            };
+            // The password is dropped as soon as it is hashed.
+            let hash = scheme.hash_in(&password, memory);
+            drop(password);
+            lock(&self.hashes)[i] = hash;
+            if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let hashes = std::mem::take(&mut *lock(&self.hashes));
+                if let Some(done) = lock(&self.done).take() {
+                    let _ = done.send(hashes);
+                }
+            }
+        }
+    }
+}
+
+/// A lock whose holder panicked still holds plain data: take it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 impl HashPool {
     /// Starts `threads` hashing threads using `scheme`.
     pub fn new(scheme: crate::password::HashScheme, threads: usize) -> Self {
         let threads = threads.max(1);
-        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let (jobs, queue) = std::sync::mpsc::channel::<Arc<Batch>>();
+        let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads {
             let (queue, scheme) = (queue.clone(), scheme.clone());
             let spawned = std::thread::Builder::new()
@@ -71,21 +105,14 @@ impl HashPool {
                     // This thread's argon2 working memory, allocated once.
                     let mut memory = Vec::new();
                     loop {
-                        // One thread at a time waits for the next job; the others wait
+                        // One thread at a time waits for the next batch; the others wait
                         // for the lock. The pool ends when its sender is dropped.
-                        let job = match queue.lock() {
+                        let batch = match queue.lock() {
                             Ok(queue) => queue.recv(),
                             Err(_) => return,
                         };
-                        match job {
-                            Ok((passwords, reply)) => {
-                                // Each password is dropped as soon as it is hashed.
-                                let hashes = passwords
-                                    .into_iter()
-                                    .map(|password| scheme.hash_in(&password, &mut memory))
-                                    .collect();
-                                let _ = reply.send(hashes);
-                            }
+                        match batch {
+                            Ok(batch) => batch.work(&scheme, &mut memory),
                             Err(_) => return,
                         }
                     }
@@ -100,25 +127,48 @@ impl HashPool {
     /// Hashes every password, in order, on the pool's threads.
     pub async fn hash_all(&self, passwords: Vec<Password>) -> Result<Vec<String>, StepError> {
         let total = passwords.len();
-        let run = total.div_ceil(self.threads * RUNS_PER_THREAD).max(1);
-        let replies: Vec<_> = super::chunk::split_owned(passwords, run)
-            .into_iter()
-            .map(|passwords| {
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                self.jobs
-                    .send((passwords, reply))
-                    .map(|()| answer)
-                    .map_err(|_| StepError::Internal("the hashing pool has stopped".into()))
-            })
-            .collect::<Result<_, _>>()?;
-        let mut hashes = Vec::with_capacity(total);
-        for answer in replies {
-            hashes.extend(
-                answer
-                    .await
-                    .map_err(|_| StepError::Internal("a hashing thread stopped".into()))?,
-            );
+        if total == 0 {
+            return Ok(Vec::new());
         }
-        Ok(hashes)
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let batch = Arc::new(Batch {
+            todo: Mutex::new(passwords.into_iter().enumerate()),
+            hashes: Mutex::new(vec![String::new(); total]),
+            left: AtomicUsize::new(total),
+            done: Mutex::new(Some(done)),
+        });
+        // Every thread joins in (one that comes late finds nothing left and moves on).
+        for _ in 0..self.threads.min(total) {
+            self.jobs
+                .send(batch.clone())
+                .map_err(|_| StepError::Internal("the hashing pool has stopped".into()))?;
+        }
+        drop(batch);
+        // If a thread died mid-batch, the batch is dropped unanswered: an error, not a hang.
+        answer
+            .await
+            .map_err(|_| StepError::Internal("a hashing thread stopped".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HashPool;
+    use crate::password::{HashScheme, Password};
+
+    #[tokio::test]
+    async fn every_password_is_hashed_in_order_across_threads() {
+        let scheme: HashScheme = "argon2id:m=8,t=1,p=1".parse().expect("scheme");
+        let pool = HashPool::new(scheme, 3);
+        let passwords: Vec<String> = (0..50).map(|i| format!("Password-{i}-x")).collect();
+        let hashes = pool
+            .hash_all(passwords.iter().map(|p| Password::new(p.clone())).collect())
+            .await
+            .expect("hashes");
+        assert_eq!(hashes.len(), passwords.len());
+        for (password, hash) in passwords.iter().zip(&hashes) {
+            assert!(HashScheme::verify(password, hash), "{hash}");
+        }
+        assert!(pool.hash_all(Vec::new()).await.expect("empty").is_empty());
     }
 }
