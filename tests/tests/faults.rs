@@ -415,14 +415,19 @@ async fn kill_9_workers_mid_chunk_loses_and_repeats_no_row() {
             processed = v["processed_rows"].as_i64().unwrap_or(0);
         }
         let (n, chunk) = wait_mid_chunk(&mut s.world, &s.id).await;
+        let pid = s.world.workers[n].id();
         s.world.kill_worker(n);
         s.world.start_worker();
         // Unless it finished in the instant before the kill, the chunk is left
-        // running under a dead owner: another worker must claim it again.
+        // running under a dead owner: another worker must claim it again. A
+        // commit the worker sent just before it died still lands (PostgreSQL
+        // finishes what it received), so look once that has had time to happen,
+        // well within the 3-second lease after which the chunk is handed out.
+        tokio::time::sleep(Duration::from_millis(500)).await;
         if running_chunks(&s.world, &s.id)
             .await
             .iter()
-            .any(|(c, _)| *c == chunk)
+            .any(|(c, owner)| *c == chunk && owner_pid(owner) == Some(pid))
         {
             interrupted.push(chunk);
         }

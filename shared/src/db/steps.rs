@@ -23,6 +23,15 @@ pub enum Step {
     Finalize,
 }
 
+/// Where a chunk and its import stand, for finalize.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkProgress {
+    pub done: bool,
+    pub cancel_requested: bool,
+    /// False once the import failed as a whole (or finished): finalize stops.
+    pub import_running: bool,
+}
+
 /// What the reconciler found due.
 #[derive(Debug, Default)]
 pub struct DueWork {
@@ -220,18 +229,22 @@ impl Db {
             .collect()
     }
 
-    /// Whether chunk `chunk_no` is done, and whether a cancel was asked for: what
-    /// finalize waits on before it writes the chunk's result rows.
-    pub async fn chunk_progress(&self, id: &ImportId, chunk_no: i64) -> DbResult<(bool, bool)> {
-        let (done, cancel): (i64, i64) = sqlx::query_as(
-            "SELECT CASE WHEN c.status = 'done' THEN 1 ELSE 0 END, i.cancel_requested \
+    /// What finalize waits on before it writes chunk `chunk_no`'s result rows.
+    pub async fn chunk_progress(&self, id: &ImportId, chunk_no: i64) -> DbResult<ChunkProgress> {
+        let (done, cancel, running): (i64, i64, i64) = sqlx::query_as(
+            "SELECT CASE WHEN c.status = 'done' THEN 1 ELSE 0 END, i.cancel_requested, \
+             CASE WHEN i.status = 'running' THEN 1 ELSE 0 END \
              FROM import_chunks c JOIN imports i ON i.id = c.import_id WHERE c.import_id = $1 AND c.chunk_no = $2",
         )
         .bind(&id.0)
         .bind(chunk_no)
         .fetch_one(&self.pool)
         .await?;
-        Ok((done == 1, cancel == 1))
+        Ok(ChunkProgress {
+            done: done == 1,
+            cancel_requested: cancel == 1,
+            import_running: running == 1,
+        })
     }
 
     /// Closes every chunk not done yet (a cancelled import): no worker claims them

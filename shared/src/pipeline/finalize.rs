@@ -228,7 +228,8 @@ struct Fetched {
 /// cancel closes the chunks still open, which makes them done: their rows without
 /// an outcome become `not_processed`. Returns false when this finalize stops: its
 /// lease was lost, or the process is shutting down (the lease is then given back,
-/// uncounted, and the job sent again for another worker).
+/// uncounted, and the job sent again for another worker), or the import failed as
+/// a whole meanwhile.
 async fn wait_for_chunk(
     ctx: &Context,
     id: &ImportId,
@@ -238,13 +239,16 @@ async fn wait_for_chunk(
     let renew_every = Duration::from_millis((ctx.lease_ms() / 3).max(100) as u64);
     let mut renewed = Instant::now();
     loop {
-        let (done, cancel) = ctx.db.chunk_progress(id, chunk_no).await?;
-        if cancel && !*cancelled {
+        let progress = ctx.db.chunk_progress(id, chunk_no).await?;
+        if !progress.import_running {
+            return Ok(false); // failed as a whole meanwhile: there is no result to write
+        }
+        if progress.cancel_requested && !*cancelled {
             ctx.db.close_chunks(id).await?;
             *cancelled = true;
             continue;
         }
-        if done {
+        if progress.done {
             return Ok(true);
         }
         if ctx.shutdown.is_cancelled() {

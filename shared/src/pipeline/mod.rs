@@ -134,11 +134,13 @@ pub async fn run(ctx: &Context, job: Job) {
                 // retry can bring it back, so the import fails now instead of looping.
                 tracing::error!(object = %key, "an input object is missing; failing the import");
                 let id = job.import_id();
+                // Failed first, then the chunks closed: a finalize following the
+                // chunks sees the import over before it sees closed chunks.
                 let failed = async {
-                    ctx.db.close_chunks(id).await?;
                     ctx.db
                         .fail_import(id, "internal", "part of the uploaded file is missing from the object store; upload it again")
-                        .await
+                        .await?;
+                    ctx.db.close_chunks(id).await
                 };
                 if let Err(e) = failed.await {
                     tracing::warn!(error = %e, "could not fail the import yet");
