@@ -379,3 +379,58 @@ async fn a_lost_upload_fails_the_import_instead_of_retrying_forever() {
             .contains("missing")
     );
 }
+
+/// Listing the failed rows of a large import on PostgreSQL is a range of the
+/// partial index that holds only the rows that did not take effect
+/// (`import_rows_problems`), not a walk over every created row; and the route
+/// returns exactly those rows.
+#[tokio::test]
+async fn cluster_the_failed_rows_of_a_large_import_come_from_their_own_index() {
+    let world = World::start(Mode::Cluster, 0, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let csv = full_csv(&[("Ana", "ana@acme.test", &strong_password(0), group)]);
+    let a = api.upload("large.csv", csv.into_bytes(), &[]).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let id = a.json()["id"].as_str().expect("import id").to_owned();
+
+    // No worker runs: the outcomes of a 100,000-row import, one row in 1,000 failed.
+    let db = world.db().await;
+    sqlx::query(
+        "INSERT INTO import_rows (import_id, row_no, email, status, technician_id, errors) \
+         SELECT $1, g, 'x' || g || '@acme.test', CASE WHEN g % 1000 = 0 THEN 'failed' ELSE 'created' END, \
+         NULL, '[]' FROM generate_series(2, 100001) AS g",
+    )
+    .bind(&id)
+    .execute(&db.pool)
+    .await
+    .expect("outcomes");
+    let sql = roster_shared::db::list_rows_sql(Some(roster_shared::model::RowStatus::Failed));
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+        .bind(&id)
+        .bind(1_i64)
+        .bind(100_i64)
+        .fetch_all(&db.pool)
+        .await
+        .expect("explain");
+    let plan = plan.join("\n");
+    assert!(plan.contains("import_rows_problems"), "{plan}");
+    db.pool.close().await;
+
+    let failed = api
+        .get(&format!("/v1/imports/{id}/rows?status=failed&limit=500"))
+        .await;
+    assert_eq!(
+        failed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&failed.body)
+    );
+    let rows: Vec<i64> = failed.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| o["row"].as_i64().expect("row"))
+        .collect();
+    assert_eq!(rows, (1..=100).map(|k| k * 1000).collect::<Vec<i64>>());
+}
