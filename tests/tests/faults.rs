@@ -655,6 +655,56 @@ async fn cancel_mid_import_keeps_applied_rows_and_reports_the_rest() {
     assert_eq!(again.status, 409, "a finished import cannot be cancelled");
 }
 
+/// A cancel that comes before any worker planned the import: nothing is imported,
+/// the import ends `cancelled` as soon as a worker looks at it, with a result
+/// spreadsheet that has no rows, and its upload (which holds the passwords) is
+/// deleted.
+#[tokio::test]
+async fn cancel_before_the_plan_imports_nothing() {
+    let mut s = scenario(0, 50, &slow_env()).await;
+    let a = s
+        .api
+        .post(&format!("/v1/imports/{}/cancel", s.id), json!({}))
+        .await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    s.world.start_worker();
+    let done = s.api.wait_finished(&s.id, FINISH).await;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert!(s.api.all_rows(&s.id).await.is_empty());
+    let technicians = s.api.get("/v1/technicians").await;
+    assert_eq!(technicians.status, 200);
+    assert_eq!(
+        technicians.json()["items"],
+        json!([]),
+        "nothing was imported"
+    );
+    let result = s
+        .api
+        .get(&format!("/v1/imports/{}/result.xlsx", s.id))
+        .await;
+    assert_eq!(
+        result.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&result.body)
+    );
+    let db = s.world.db().await;
+    eventually(
+        FINISH,
+        "the cancelled import's upload to be purged",
+        || async {
+            let purged: i64 = sqlx::query_scalar("SELECT files_purged FROM imports WHERE id = $1")
+                .bind(&s.id)
+                .fetch_one(&db.pool)
+                .await
+                .expect("files_purged");
+            (purged == 1).then_some(())
+        },
+    )
+    .await;
+    db.pool.close().await;
+}
+
 // ---- 8. a chunk that keeps killing its worker ------------------------------------------
 
 #[tokio::test]
