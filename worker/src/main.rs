@@ -24,8 +24,8 @@ static ONE_STEP: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 async fn handle(job: Job, ctx: Data<Context>) -> Result<(), BoxDynError> {
     let ctx: Context = (*ctx).clone();
     if let Job::FinalizeImport { .. } = job {
-        // Finalize follows the chunks on a task of its own (`pipeline::dispatch`).
-        pipeline::dispatch(&ctx, job).await;
+        // Finalize follows the chunks beside this consumer's steps (`pipeline::dispatch`).
+        pipeline::spawn_finalize(&ctx, job);
         return Ok(());
     }
     let permit = ONE_STEP.acquire().await?;

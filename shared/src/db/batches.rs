@@ -596,24 +596,23 @@ fn storable(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::testing::{plan_details, scratch_sqlite};
 
     /// The lookup must stay an index search per key, whatever the table holds:
     /// a plan that scans `technicians` makes every batch slower as it grows.
     #[tokio::test]
     async fn the_sqlite_email_lookup_searches_the_unique_index_per_key() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        Db::migrate(&url).await.expect("migrate");
-        let db = Db::connect(&url, 1).await.expect("connect");
-        let details: Vec<(i64, i64, i64, String)> = sqlx::query_as(AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {EXISTING_EMAILS_SQLITE}"
-        )))
-        .bind(1_i64)
-        .bind(r#"["a@x.test","b@x.test"]"#)
-        .fetch_all(&db.pool)
-        .await
-        .expect("explain");
-        let details: Vec<&str> = details.iter().map(|(_, _, _, d)| d.as_str()).collect();
+        let (_dir, db) = scratch_sqlite().await;
+        let details = plan_details(
+            sqlx::query_as(AssertSqlSafe(format!(
+                "EXPLAIN QUERY PLAN {EXISTING_EMAILS_SQLITE}"
+            )))
+            .bind(1_i64)
+            .bind(r#"["a@x.test","b@x.test"]"#)
+            .fetch_all(&db.pool)
+            .await
+            .expect("explain"),
+        );
         assert_eq!(details.len(), 2, "{details:?}");
         assert!(details[0].starts_with("SCAN k"), "{details:?}");
         assert!(

@@ -387,6 +387,7 @@ fn outcome_from_row(row: &sqlx::any::AnyRow) -> DbResult<RowOutcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::testing::{plan_details, scratch_sqlite};
 
     /// On SQLite (no statistics: the embedded default never analyzes), every
     /// listing is a search of an index in row order, never a scan or a sort.
@@ -394,10 +395,7 @@ mod tests {
     /// tests/tests/imports.rs.
     #[tokio::test]
     async fn the_sqlite_row_listing_searches_an_index_in_row_order() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("rows.db").display());
-        Db::migrate(&url).await.expect("migrate");
-        let db = Db::connect(&url, 1).await.expect("connect");
+        let (_dir, db) = scratch_sqlite().await;
         let statuses = [
             None,
             Some(RowStatus::Created),
@@ -406,17 +404,18 @@ mod tests {
             Some(RowStatus::Skipped),
         ];
         for status in statuses {
-            let details: Vec<(i64, i64, i64, String)> = sqlx::query_as(AssertSqlSafe(format!(
-                "EXPLAIN QUERY PLAN {}",
-                list_rows_sql(status)
-            )))
-            .bind("an-import")
-            .bind(1_i64)
-            .bind(100_i64)
-            .fetch_all(&db.pool)
-            .await
-            .expect("explain");
-            let details: Vec<&str> = details.iter().map(|(_, _, _, d)| d.as_str()).collect();
+            let details = plan_details(
+                sqlx::query_as(AssertSqlSafe(format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    list_rows_sql(status)
+                )))
+                .bind("an-import")
+                .bind(1_i64)
+                .bind(100_i64)
+                .fetch_all(&db.pool)
+                .await
+                .expect("explain"),
+            );
             assert_eq!(details.len(), 1, "{status:?}: {details:?}");
             assert!(
                 details[0].starts_with("SEARCH import_rows USING INDEX"),

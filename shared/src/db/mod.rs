@@ -200,3 +200,23 @@ pub(crate) fn list_placeholders(first: usize, n: usize) -> String {
 pub(crate) fn flag(v: i64) -> bool {
     v != 0
 }
+
+/// Helpers for the query-plan tests of this module's files.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Db;
+
+    /// A migrated SQLite database in a temporary folder (kept while the folder lives).
+    pub(crate) async fn scratch_sqlite() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        Db::migrate(&url).await.expect("migrate");
+        let db = Db::connect(&url, 1).await.expect("connect");
+        (dir, db)
+    }
+
+    /// The `detail` column of SQLite's `EXPLAIN QUERY PLAN` rows.
+    pub(crate) fn plan_details(rows: Vec<(i64, i64, i64, String)>) -> Vec<String> {
+        rows.into_iter().map(|(_, _, _, detail)| detail).collect()
+    }
+}

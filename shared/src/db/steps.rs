@@ -30,6 +30,8 @@ pub struct ChunkProgress {
     pub cancel_requested: bool,
     /// False once the import failed as a whole (or finished): finalize stops.
     pub import_running: bool,
+    /// The caller still holds the import's lease.
+    pub ours: bool,
 }
 
 /// What the reconciler found due.
@@ -229,21 +231,29 @@ impl Db {
             .collect()
     }
 
-    /// What finalize waits on before it writes chunk `chunk_no`'s result rows.
-    pub async fn chunk_progress(&self, id: &ImportId, chunk_no: i64) -> DbResult<ChunkProgress> {
-        let (done, cancel, running): (i64, i64, i64) = sqlx::query_as(
+    /// What finalize, holding the import's lease as `owner`, waits on before it
+    /// writes chunk `chunk_no`'s result rows.
+    pub async fn chunk_progress(
+        &self,
+        id: &ImportId,
+        chunk_no: i64,
+        owner: &str,
+    ) -> DbResult<ChunkProgress> {
+        let (done, cancel, running, ours): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT CASE WHEN c.status = 'done' THEN 1 ELSE 0 END, i.cancel_requested, \
-             CASE WHEN i.status = 'running' THEN 1 ELSE 0 END \
+             CASE WHEN i.status = 'running' THEN 1 ELSE 0 END, CASE WHEN i.lease_owner = $3 THEN 1 ELSE 0 END \
              FROM import_chunks c JOIN imports i ON i.id = c.import_id WHERE c.import_id = $1 AND c.chunk_no = $2",
         )
         .bind(&id.0)
         .bind(chunk_no)
+        .bind(owner)
         .fetch_one(&self.pool)
         .await?;
         Ok(ChunkProgress {
             done: done == 1,
             cancel_requested: cancel == 1,
             import_running: running == 1,
+            ours: ours == 1,
         })
     }
 

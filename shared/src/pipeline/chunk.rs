@@ -412,7 +412,7 @@ fn failed_row(row: i64, email: String, error: FieldError) -> RowOutcome {
 
 /// Splits `items` into owned runs of at most `size` (at least 1), in order,
 /// moving them: a batch's records (passwords included) are never copied.
-pub(super) fn split_owned<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+fn split_owned<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     let size = size.max(1);
     let mut runs = Vec::with_capacity(items.len().div_ceil(size));
     let mut items = items.into_iter().peekable();

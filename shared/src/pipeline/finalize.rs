@@ -17,7 +17,7 @@ use crate::queue::Job;
 use crate::report::{ResultWriter, Summary, result_text};
 use crate::storage::StorageKey;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How often finalize looks whether the chunk it waits for is done.
@@ -34,6 +34,9 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
     if too_many_attempts(ctx, id, attempts).await? {
         return Ok(());
     }
+    // Renews the import's lease until this function returns, however long the
+    // chunks take.
+    let _lease_keeper = super::LeaseKeeper::import(ctx, id);
     let Some(import) = ctx.db.load_import(id).await? else {
         return Ok(());
     };
@@ -224,24 +227,24 @@ struct Fetched {
     cancelled: bool,
 }
 
-/// Waits until chunk `chunk_no` is done, keeping the import's lease meanwhile. A
-/// cancel closes the chunks still open, which makes them done: their rows without
-/// an outcome become `not_processed`. Returns false when this finalize stops: its
-/// lease was lost, or the process is shutting down (the lease is then given back,
-/// uncounted, and the job sent again for another worker), or the import failed as
-/// a whole meanwhile.
+/// Waits until chunk `chunk_no` is done (the lease keeper renews the import's lease
+/// meanwhile). A cancel closes the chunks still open, which makes them done: their
+/// rows without an outcome become `not_processed`. Returns false when this finalize
+/// stops: its lease was lost, or the process is shutting down (the lease is then
+/// given back, uncounted, and the job sent again for another worker), or the
+/// import failed as a whole meanwhile.
 async fn wait_for_chunk(
     ctx: &Context,
     id: &ImportId,
     chunk_no: i64,
     cancelled: &mut bool,
 ) -> Result<bool, StepError> {
-    let renew_every = Duration::from_millis((ctx.lease_ms() / 3).max(100) as u64);
-    let mut renewed = Instant::now();
     loop {
-        let progress = ctx.db.chunk_progress(id, chunk_no).await?;
-        if !progress.import_running {
-            return Ok(false); // failed as a whole meanwhile: there is no result to write
+        let progress = ctx.db.chunk_progress(id, chunk_no, &ctx.worker_id).await?;
+        if !progress.import_running || !progress.ours {
+            // Failed as a whole meanwhile (no result to write), or another worker
+            // holds finalize now.
+            return Ok(false);
         }
         if progress.cancel_requested && !*cancelled {
             ctx.db.close_chunks(id).await?;
@@ -260,16 +263,6 @@ async fn wait_for_chunk(
                 })
                 .await?;
             return Ok(false);
-        }
-        if renewed.elapsed() >= renew_every {
-            if !ctx
-                .db
-                .renew_import(id, &ctx.worker_id, ctx.lease_ms())
-                .await?
-            {
-                return Ok(false);
-            }
-            renewed = Instant::now();
         }
         tokio::time::sleep(FOLLOW_EVERY).await;
     }

@@ -94,19 +94,24 @@ pub const FINALIZERS: usize = 8;
 /// [`FINALIZERS`] at once, and this returns at once. If the process dies, its
 /// lease expires and the reconciler sends it again.
 pub async fn dispatch(ctx: &Context, job: Job) {
-    if let Job::FinalizeImport { .. } = job {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let Ok(_running) = ctx.finalizers.clone().acquire_owned().await else {
-                return;
-            };
-            if !ctx.shutdown.is_cancelled() {
-                run(&ctx, job).await;
-            }
-        });
-    } else {
-        run(ctx, job).await;
+    match job {
+        Job::FinalizeImport { .. } => spawn_finalize(ctx, job),
+        job => run(ctx, job).await,
     }
+}
+
+/// Runs a finalize job on a task of its own, once one of this process's
+/// [`FINALIZERS`] places is free (see [`dispatch`]).
+pub fn spawn_finalize(ctx: &Context, job: Job) {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let Ok(_running) = ctx.finalizers.clone().acquire_owned().await else {
+            return;
+        };
+        if !ctx.shutdown.is_cancelled() {
+            run(&ctx, job).await;
+        }
+    });
 }
 
 /// Waits until this process's finalize steps have stopped (at shutdown they give
@@ -203,17 +208,45 @@ async fn give_back(ctx: &Context, job: &Job, transient: bool) {
     }
 }
 
-/// Keeps a chunk's lease alive while its worker works on it: renews it every third
-/// of the lease until dropped. Without it the lease was renewed only when a batch
+/// Keeps a lease alive while its holder works: renews it every third of the lease
+/// until dropped. Without it a chunk's lease was renewed only when a batch
 /// committed, so a batch that took longer than the lease to hash (a busy machine, a
 /// high hash cost) lost its chunk to another worker, which lost it in turn: the
-/// chunk went round until `max_attempts` failed its rows as `interrupted`. A dead
-/// worker renews nothing, so its chunk is still handed out again after one lease.
+/// chunk went round until `max_attempts` failed its rows as `interrupted`. Finalize
+/// holds the import's lease the same way while it follows the chunks. A dead
+/// worker renews nothing, so its work is still handed out again after one lease.
 pub(crate) struct LeaseKeeper(tokio::task::JoinHandle<()>);
 
 impl LeaseKeeper {
+    /// A chunk's lease; a lost one is found out by the next commit.
     pub(crate) fn chunk(ctx: &Context, lease: &crate::db::Lease) -> Self {
         let (db, lease, lease_ms) = (ctx.db.clone(), lease.clone(), ctx.lease_ms());
+        Self::every_third_of(lease_ms, "chunk", move || {
+            let (db, lease) = (db.clone(), lease.clone());
+            async move { db.renew_chunk(&lease, lease_ms).await }
+        })
+    }
+
+    /// An import's lease (plan or finalize); a lost one is found out by the step's
+    /// next look at the import.
+    pub(crate) fn import(ctx: &Context, id: &ImportId) -> Self {
+        let (db, id, owner, lease_ms) = (
+            ctx.db.clone(),
+            id.clone(),
+            ctx.worker_id.clone(),
+            ctx.lease_ms(),
+        );
+        Self::every_third_of(lease_ms, "import", move || {
+            let (db, id, owner) = (db.clone(), id.clone(), owner.clone());
+            async move { db.renew_import(&id, &owner, lease_ms).await }
+        })
+    }
+
+    fn every_third_of<F, Fut>(lease_ms: i64, what: &'static str, renew: F) -> Self
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = crate::db::DbResult<bool>> + Send,
+    {
         let every = Duration::from_millis((lease_ms / 3).max(100) as u64);
         Self(tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -221,10 +254,10 @@ impl LeaseKeeper {
             tick.tick().await; // the first tick is immediate: the claim just set the lease
             loop {
                 tick.tick().await;
-                match db.renew_chunk(&lease, lease_ms).await {
+                match renew().await {
                     Ok(true) => {}
-                    Ok(false) => return, // lost (or finished): the next commit finds out
-                    Err(e) => tracing::warn!(error = %e, "could not renew the chunk's lease"),
+                    Ok(false) => return, // lost (or finished)
+                    Err(e) => tracing::warn!(error = %e, lease = what, "could not renew the lease"),
                 }
             }
         }))
