@@ -434,3 +434,160 @@ async fn cluster_the_failed_rows_of_a_large_import_come_from_their_own_index() {
         .collect();
     assert_eq!(rows, (1..=100).map(|k| k * 1000).collect::<Vec<i64>>());
 }
+
+/// On PostgreSQL a batch of creations goes in with `COPY`: text that is syntax
+/// in COPY's format must arrive as written, and an email that someone else took
+/// after the batch looked must roll back only the copy: that row fails
+/// `email_taken`, the others are created, and the outcomes name their ids.
+#[tokio::test]
+async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_only() {
+    use roster_shared::db::{Lease, TechnicianWrite};
+    use roster_shared::model::ImportId;
+
+    let world = World::start(Mode::Cluster, 0, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let csv = full_csv(&[("Ana", "ana@acme.test", &strong_password(0), group)]);
+    let a = api.upload("race.csv", csv.into_bytes(), &[]).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let id = a.json()["id"].as_str().expect("import id").to_owned();
+
+    // No worker runs: this test is the worker of a three-row chunk.
+    let db = world.db().await;
+    let org: i64 = sqlx::query_scalar("SELECT org_id FROM imports WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("org");
+    sqlx::query(
+        "INSERT INTO import_chunks (import_id, chunk_no, first_row, last_row, row_count, status, enqueued_at) \
+         VALUES ($1, 0, 2, 4, 3, 'pending', 0)",
+    )
+    .bind(&id)
+    .execute(&db.pool)
+    .await
+    .expect("chunk");
+    let lease = Lease {
+        import_id: ImportId(id.clone()),
+        chunk_no: 0,
+        owner: "test-worker".into(),
+    };
+    db.claim_chunk(&lease, 60_000)
+        .await
+        .expect("claim")
+        .expect("chunk claimed");
+    let write = |row: i64, name: &str, email: &str| TechnicianWrite {
+        row,
+        name: name.to_owned(),
+        nickname: None,
+        email: email.to_owned(),
+        email_key: email.to_lowercase(),
+        sso_id: Some("sso\\id".to_owned()),
+        description: Some(name.to_owned()),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned(),
+        enabled: true,
+        standard_license: true,
+        mobile_license: false,
+        group_id: group,
+        must_change_password: true,
+    };
+
+    let odd = "Tab\there, back\\slash \\N, new\nline, cr\r, quote \" é ✓";
+    let counts = db
+        .commit_batch(
+            &lease,
+            60_000,
+            org,
+            vec![write(2, odd, "odd@acme.test")],
+            vec![],
+            vec![],
+        )
+        .await
+        .expect("first batch")
+        .expect("lease held");
+    assert_eq!((counts.created, counts.failed), (1, 0));
+    let (name, description, sso): (String, String, String) = sqlx::query_as(
+        "SELECT name, description, sso_id FROM technicians WHERE org_id = $1 AND email_key = 'odd@acme.test'",
+    )
+    .bind(org)
+    .fetch_one(&db.pool)
+    .await
+    .expect("odd technician");
+    assert_eq!((name.as_str(), description.as_str()), (odd, odd));
+    assert_eq!(sso, "sso\\id");
+
+    // Someone else takes an email between the batch's lookup and its commit.
+    let other: i64 = sqlx::query_scalar(
+        "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
+         mobile_license, group_id, must_change_password, created_at, updated_at) \
+         VALUES ($1, 'Other', 'taken@acme.test', 'taken@acme.test', 'x', 1, 1, 0, $2, 0, 0, 0) RETURNING id",
+    )
+    .bind(org)
+    .bind(group)
+    .fetch_one(&db.pool)
+    .await
+    .expect("the other technician");
+    let counts = db
+        .commit_batch(
+            &lease,
+            60_000,
+            org,
+            vec![
+                write(3, "Bo", "Taken@acme.test"),
+                write(4, "Cy", "cy@acme.test"),
+            ],
+            vec![],
+            vec![],
+        )
+        .await
+        .expect("second batch")
+        .expect("lease held");
+    assert_eq!((counts.created, counts.failed), (1, 1));
+
+    let outcomes: Vec<(i64, String, String, Option<i64>, String)> = sqlx::query_as(
+        "SELECT r.row_no, r.email, r.status, r.technician_id, r.errors FROM import_rows r \
+         WHERE r.import_id = $1 ORDER BY r.row_no",
+    )
+    .bind(&id)
+    .fetch_all(&db.pool)
+    .await
+    .expect("outcomes");
+    let ids: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT email_key, id FROM technicians WHERE org_id = $1 ORDER BY email_key",
+    )
+    .bind(org)
+    .fetch_all(&db.pool)
+    .await
+    .expect("technicians");
+    let id_of = |key: &str| ids.iter().find(|(k, _)| k == key).map(|(_, id)| *id);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(id_of("taken@acme.test"), Some(other));
+    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
+    assert_eq!(
+        (outcomes[0].0, outcomes[0].2.as_str(), outcomes[0].3),
+        (2, "created", id_of("odd@acme.test"))
+    );
+    assert_eq!(
+        (
+            outcomes[1].0,
+            outcomes[1].1.as_str(),
+            outcomes[1].2.as_str(),
+            outcomes[1].3
+        ),
+        (3, "Taken@acme.test", "failed", None)
+    );
+    assert!(outcomes[1].4.contains("email_taken"), "{outcomes:?}");
+    assert_eq!(
+        (outcomes[2].0, outcomes[2].2.as_str(), outcomes[2].3),
+        (4, "created", id_of("cy@acme.test"))
+    );
+    assert_eq!(outcomes[0].4, "[]");
+    let (created, failed, processed): (i64, i64, i64) = sqlx::query_as(
+        "SELECT created_rows, failed_rows, processed_rows FROM imports WHERE id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("counters");
+    assert_eq!((created, failed, processed), (2, 1, 3));
+}

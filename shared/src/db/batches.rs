@@ -24,6 +24,117 @@ const EXISTING_EMAILS_POSTGRES: &str = "SELECT t.email_key, t.id FROM json_array
 const EXISTING_EMAILS_SQLITE: &str = "SELECT t.email_key, t.id FROM json_each($2) AS k \
      CROSS JOIN technicians t ON t.org_id = $1 AND t.email_key = k.value";
 
+/// Renews a chunk's lease, and so proves it is still the caller's: the first
+/// statement of every batch's transaction.
+const RENEW_LEASE: &str = "UPDATE import_chunks SET lease_until = $1 \
+     WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'";
+
+/// An organization's license seats (NULL: unlimited).
+const SEATS: &str = "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1";
+
+/// Creates technicians from one JSON document ($4), skipping emails the
+/// organization has already; returns (id, email_key) of those created.
+const INSERT_TECHNICIANS_POSTGRES: &str = "INSERT INTO technicians (org_id, name, nickname, email, email_key, \
+     sso_id, description, password_hash, enabled, standard_license, mobile_license, group_id, must_change_password, \
+     import_id, created_at, updated_at) \
+     SELECT $1, x.name, x.nickname, x.email, x.email_key, x.sso_id, x.description, x.password_hash, \
+     x.enabled, x.standard_license, x.mobile_license, x.group_id, x.must_change_password, $2, $3, $3 \
+     FROM json_to_recordset($4::json) AS x(name text, nickname text, email text, email_key text, \
+     sso_id text, description text, password_hash text, enabled smallint, standard_license smallint, \
+     mobile_license smallint, group_id bigint, must_change_password smallint) \
+     ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key";
+/// The same on SQLite. `WHERE true` keeps SQLite from reading ON CONFLICT as part of a join.
+const INSERT_TECHNICIANS_SQLITE: &str = "INSERT INTO technicians (org_id, name, nickname, email, email_key, \
+     sso_id, description, password_hash, enabled, standard_license, mobile_license, group_id, must_change_password, \
+     import_id, created_at, updated_at) \
+     SELECT $1, value ->> 'name', value ->> 'nickname', value ->> 'email', value ->> 'email_key', \
+     value ->> 'sso_id', value ->> 'description', value ->> 'password_hash', value ->> 'enabled', \
+     value ->> 'standard_license', value ->> 'mobile_license', value ->> 'group_id', \
+     value ->> 'must_change_password', $2, $3, $3 FROM json_each($4) WHERE true \
+     ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key";
+
+/// Moves an import's progress counters by one batch's outcomes.
+const ADD_COUNTS: &str = "UPDATE imports SET processed_rows = processed_rows + $1, created_rows = created_rows + $2, \
+     updated_rows = updated_rows + $3, skipped_rows = skipped_rows + $4, valid_rows = valid_rows + $5, \
+     failed_rows = failed_rows + $6, not_processed_rows = not_processed_rows + $7 WHERE id = $8";
+
+/// The statements a batch's transaction shares between the general path (sqlx's
+/// `Any` driver, both engines) and PostgreSQL's `COPY` path (`super::copy`),
+/// built once for either driver.
+pub(super) mod statements {
+    use super::*;
+    use sqlx::query::{Query, QueryAs};
+    use sqlx::{Database, Encode, Type};
+
+    pub(in crate::db) fn renew_lease<'q, DB: Database>(
+        lease: &Lease,
+        lease_ms: i64,
+    ) -> Query<'q, DB, DB::Arguments>
+    where
+        i64: for<'t> Encode<'t, DB> + Type<DB>,
+        String: for<'t> Encode<'t, DB> + Type<DB>,
+    {
+        sqlx::query(RENEW_LEASE)
+            .bind(now_ms() + lease_ms)
+            .bind(lease.import_id.0.clone())
+            .bind(lease.chunk_no)
+            .bind(lease.owner.clone())
+    }
+
+    pub(in crate::db) fn seats<'q, DB: Database>(
+        org: OrgId,
+    ) -> QueryAs<'q, DB, (Option<i64>, Option<i64>), DB::Arguments>
+    where
+        i64: for<'t> Encode<'t, DB> + Type<DB>,
+        (Option<i64>, Option<i64>): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        sqlx::query_as(SEATS).bind(org)
+    }
+
+    pub(in crate::db) fn insert_technicians<'q, DB: Database>(
+        engine: Engine,
+        org: OrgId,
+        import: &ImportId,
+        now: i64,
+        creates: &[TechnicianWrite],
+    ) -> DbResult<QueryAs<'q, DB, (i64, String), DB::Arguments>>
+    where
+        i64: for<'t> Encode<'t, DB> + Type<DB>,
+        String: for<'t> Encode<'t, DB> + Type<DB>,
+        (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        let sql = match engine {
+            Engine::Postgres => INSERT_TECHNICIANS_POSTGRES,
+            Engine::Sqlite => INSERT_TECHNICIANS_SQLITE,
+        };
+        let rows: Vec<TechnicianJson<'_>> = creates.iter().map(TechnicianJson::from).collect();
+        Ok(sqlx::query_as(sql)
+            .bind(org)
+            .bind(import.0.clone())
+            .bind(now)
+            .bind(serde_json::to_string(&rows).map_err(json_error)?))
+    }
+
+    pub(in crate::db) fn add_counts<'q, DB: Database>(
+        import: &ImportId,
+        counts: &Counts,
+    ) -> Query<'q, DB, DB::Arguments>
+    where
+        i64: for<'t> Encode<'t, DB> + Type<DB>,
+        String: for<'t> Encode<'t, DB> + Type<DB>,
+    {
+        sqlx::query(ADD_COUNTS)
+            .bind(counts.processed())
+            .bind(counts.created)
+            .bind(counts.updated)
+            .bind(counts.skipped)
+            .bind(counts.valid)
+            .bind(counts.failed)
+            .bind(counts.not_processed)
+            .bind(import.0.clone())
+    }
+}
+
 /// A technician row ready to be written (password already hashed).
 #[derive(Debug, Clone)]
 pub struct TechnicianWrite {
@@ -187,20 +298,26 @@ impl Db {
         org: OrgId,
         creates: Vec<TechnicianWrite>,
         updates: Vec<(i64, TechnicianWrite)>,
-        mut outcomes: Vec<RowOutcome>,
+        outcomes: Vec<RowOutcome>,
     ) -> DbResult<Option<Counts>> {
+        let (creates, mut outcomes) = match &self.copy {
+            Some(pool) if updates.is_empty() => {
+                match self
+                    .commit_batch_by_copy(pool, lease, lease_ms, org, creates, outcomes)
+                    .await?
+                {
+                    super::copy::Copied::Done(counts) => return Ok(counts),
+                    super::copy::Copied::NotApplicable(creates, outcomes) => (creates, outcomes),
+                }
+            }
+            _ => (creates, outcomes),
+        };
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let renewed = sqlx::query(
-            "UPDATE import_chunks SET lease_until = $1 WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
-        )
-        .bind(now + lease_ms)
-        .bind(&lease.import_id.0)
-        .bind(lease.chunk_no)
-        .bind(&lease.owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let renewed = statements::renew_lease(lease, lease_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if renewed != 1 {
             return Ok(None);
         }
@@ -209,30 +326,11 @@ impl Db {
             .await?;
 
         if !creates.is_empty() {
-            let created: HashMap<String, i64> = self
-                .insert_technicians(&mut tx, org, &lease.import_id, now, &creates)
-                .await?
-                .into_iter()
-                .map(|(id, key)| (key, id))
-                .collect();
-            for t in creates {
-                outcomes.push(match created.get(&t.email_key) {
-                    Some(id) => RowOutcome {
-                        row: t.row,
-                        email: t.email,
-                        status: RowStatus::Created,
-                        technician_id: Some(*id),
-                        errors: Vec::new(),
-                    },
-                    None => RowOutcome {
-                        row: t.row,
-                        errors: vec![FieldError::email_taken(&t.email)],
-                        email: t.email,
-                        status: RowStatus::Failed,
-                        technician_id: None,
-                    },
-                });
-            }
+            let inserted =
+                statements::insert_technicians(self.engine, org, &lease.import_id, now, &creates)?
+                    .fetch_all(&mut *tx)
+                    .await?;
+            record_creations(creates, inserted, &mut outcomes);
         }
 
         for (id, t) in &updates {
@@ -271,49 +369,6 @@ impl Db {
         Ok(Some(counts))
     }
 
-    /// Creates technicians in one statement, skipping emails the organization has
-    /// already; returns (id, email_key) of those created. The rows travel as one
-    /// JSON document (one parameter, one statement text for every batch size).
-    async fn insert_technicians(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        org: OrgId,
-        import: &ImportId,
-        now: i64,
-        creates: &[TechnicianWrite],
-    ) -> DbResult<Vec<(i64, String)>> {
-        const COLUMNS: &str = "org_id, name, nickname, email, email_key, sso_id, description, password_hash, \
-             enabled, standard_license, mobile_license, group_id, must_change_password, import_id, created_at, updated_at";
-        let sql = match self.engine {
-            Engine::Postgres => format!(
-                "INSERT INTO technicians ({COLUMNS}) \
-                 SELECT $1, x.name, x.nickname, x.email, x.email_key, x.sso_id, x.description, x.password_hash, \
-                 x.enabled, x.standard_license, x.mobile_license, x.group_id, x.must_change_password, $2, $3, $3 \
-                 FROM json_to_recordset($4::json) AS x(name text, nickname text, email text, email_key text, \
-                 sso_id text, description text, password_hash text, enabled smallint, standard_license smallint, \
-                 mobile_license smallint, group_id bigint, must_change_password smallint) \
-                 ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key"
-            ),
-            // `WHERE true` keeps SQLite from reading ON CONFLICT as part of a join.
-            Engine::Sqlite => format!(
-                "INSERT INTO technicians ({COLUMNS}) \
-                 SELECT $1, value ->> 'name', value ->> 'nickname', value ->> 'email', value ->> 'email_key', \
-                 value ->> 'sso_id', value ->> 'description', value ->> 'password_hash', value ->> 'enabled', \
-                 value ->> 'standard_license', value ->> 'mobile_license', value ->> 'group_id', \
-                 value ->> 'must_change_password', $2, $3, $3 FROM json_each($4) WHERE true \
-                 ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key"
-            ),
-        };
-        let rows: Vec<TechnicianJson<'_>> = creates.iter().map(TechnicianJson::from).collect();
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
-            .bind(org)
-            .bind(&import.0)
-            .bind(now)
-            .bind(serde_json::to_string(&rows).map_err(json_error)?)
-            .fetch_all(&mut **tx)
-            .await?)
-    }
-
     /// Keeps, in row order, only the writes that fit the organization's license
     /// seats; the others become `license_unavailable` failures. Runs inside the
     /// batch's transaction with the organization's settings row locked, so
@@ -333,14 +388,12 @@ impl Db {
         };
         // Unlimited seats (the default) need no lock: batches of concurrent imports
         // then never wait for each other here.
-        let seats = "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1";
-        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
-            sqlx::query_as(seats).bind(org).fetch_one(&mut **tx).await?;
+        let (standard_seats, mobile_seats) = statements::seats(org).fetch_one(&mut **tx).await?;
         if standard_seats.is_none() && mobile_seats.is_none() {
             return Ok((creates, updates));
         }
         let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
-            sqlx::query_as(AssertSqlSafe(format!("{seats}{lock}")))
+            sqlx::query_as(AssertSqlSafe(format!("{SEATS}{lock}")))
                 .bind(org)
                 .fetch_one(&mut **tx)
                 .await?;
@@ -502,21 +555,9 @@ async fn insert_outcomes(
             .await?;
     }
     if counts.processed() > 0 {
-        sqlx::query(
-            "UPDATE imports SET processed_rows = processed_rows + $1, created_rows = created_rows + $2, \
-             updated_rows = updated_rows + $3, skipped_rows = skipped_rows + $4, valid_rows = valid_rows + $5, \
-             failed_rows = failed_rows + $6, not_processed_rows = not_processed_rows + $7 WHERE id = $8",
-        )
-        .bind(counts.processed())
-        .bind(counts.created)
-        .bind(counts.updated)
-        .bind(counts.skipped)
-        .bind(counts.valid)
-        .bind(counts.failed)
-        .bind(counts.not_processed)
-        .bind(&import.0)
-        .execute(&mut **tx)
-        .await?;
+        statements::add_counts(import, &counts)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(counts)
 }
@@ -579,7 +620,36 @@ impl<'a> From<&'a RowOutcome> for OutcomeJson<'a> {
     }
 }
 
-fn json_error(e: serde_json::Error) -> super::DbError {
+/// The outcomes of a batch's creations, given what the insert returned as
+/// (id, email_key): `created` with its id, or `email_taken` for a row the insert
+/// skipped (another import took the email since the batch looked).
+pub(super) fn record_creations(
+    creates: Vec<TechnicianWrite>,
+    inserted: Vec<(i64, String)>,
+    outcomes: &mut Vec<RowOutcome>,
+) {
+    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, key)| (key, id)).collect();
+    for t in creates {
+        outcomes.push(match ids.get(&t.email_key) {
+            Some(id) => RowOutcome {
+                row: t.row,
+                email: t.email,
+                status: RowStatus::Created,
+                technician_id: Some(*id),
+                errors: Vec::new(),
+            },
+            None => RowOutcome {
+                row: t.row,
+                errors: vec![FieldError::email_taken(&t.email)],
+                email: t.email,
+                status: RowStatus::Failed,
+                technician_id: None,
+            },
+        });
+    }
+}
+
+pub(super) fn json_error(e: serde_json::Error) -> super::DbError {
     super::DbError::Sqlx(sqlx::Error::Encode(Box::new(e)))
 }
 

@@ -7,6 +7,7 @@
 //! organization id: tenancy is part of each `WHERE`, not a filter applied later.
 
 mod batches;
+mod copy;
 mod directory;
 mod imports;
 mod steps;
@@ -21,6 +22,9 @@ use sqlx::{AnyPool, Connection};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Connections of the `COPY` pool: a worker commits one chunk's batches at a time.
+const COPY_CONNECTIONS: u32 = 2;
+
 /// Which engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -33,6 +37,10 @@ pub enum Engine {
 pub struct Db {
     pub pool: AnyPool,
     pub engine: Engine,
+    /// On PostgreSQL, a small pool of the native driver for what `Any` cannot
+    /// send: `COPY` of a batch's rows (`copy`). Connected on first use, so
+    /// processes that write no batch (the API) never open it.
+    copy: Option<sqlx::PgPool>,
 }
 
 /// A database failure: transient ones (connection lost, pool timeout) are worth a retry.
@@ -117,7 +125,17 @@ impl Db {
                     .await?
             }
         };
-        Ok(Self { pool, engine })
+        let copy = match engine {
+            Engine::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(COPY_CONNECTIONS)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .max_lifetime(Duration::from_secs(30 * 60))
+                    .connect_lazy(url)?,
+            ),
+            Engine::Sqlite => None,
+        };
+        Ok(Self { pool, engine, copy })
     }
 
     /// Applies the migrations of `url`'s engine (creating the SQLite file if needed).
