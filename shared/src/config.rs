@@ -27,8 +27,9 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// `ROSTER_MAX_UPLOAD_BYTES`: the largest accepted upload.
     pub max_upload_bytes: u64,
-    /// `ROSTER_CHUNK_ROWS`: rows per chunk (the unit of work a worker claims).
-    pub chunk_rows: usize,
+    /// `ROSTER_CHUNK_ROWS`: rows per chunk (the unit of work a worker claims);
+    /// `None` (unset or `auto`): sized by the hash cost (`pipeline::hashing::chunk_rows`).
+    pub chunk_rows: Option<usize>,
     /// `ROSTER_LEASE_SECS`: how long a claimed chunk stays with its worker without a renewal.
     pub lease: Duration,
     /// `ROSTER_RECONCILE_SECS`: how often the reconciler looks for lost or expired work.
@@ -117,7 +118,12 @@ impl Config {
             password_hash,
             worker_concurrency: parse(&get, "ROSTER_WORKER_CONCURRENCY", cores)?.max(1),
             max_upload_bytes: parse(&get, "ROSTER_MAX_UPLOAD_BYTES", 256 * 1024 * 1024)?,
-            chunk_rows: parse(&get, "ROSTER_CHUNK_ROWS", 2000)?.max(1),
+            chunk_rows: match get("ROSTER_CHUNK_ROWS") {
+                Some(text) if text.trim() != "auto" => {
+                    Some(parse(&get, "ROSTER_CHUNK_ROWS", 0usize)?.max(1))
+                }
+                _ => None,
+            },
             lease: Duration::from_secs(parse(&get, "ROSTER_LEASE_SECS", 20)?),
             reconcile_every: Duration::from_millis(parse(&get, "ROSTER_RECONCILE_MS", 2000)?),
             requeue_after: Duration::from_secs(parse(&get, "ROSTER_REQUEUE_SECS", 60)?),
@@ -145,5 +151,29 @@ where
             name,
             message: format!("'{text}' is not valid: {e}"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    fn chunk_rows(value: Option<&str>) -> Result<Option<usize>, String> {
+        Config::from_lookup(|name| match name {
+            "ROSTER_CHUNK_ROWS" => value.map(str::to_owned),
+            _ => None,
+        })
+        .map(|c| c.chunk_rows)
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn chunk_rows_are_sized_by_the_hash_cost_unless_set() {
+        assert_eq!(chunk_rows(None), Ok(None));
+        assert_eq!(chunk_rows(Some("auto")), Ok(None));
+        assert_eq!(chunk_rows(Some(" 500 ")), Ok(Some(500)));
+        assert_eq!(chunk_rows(Some("0")), Ok(Some(1)));
+        let error = chunk_rows(Some("many")).expect_err("not a number");
+        assert!(error.contains("ROSTER_CHUNK_ROWS"), "{error}");
     }
 }

@@ -12,29 +12,58 @@ use std::time::{Duration, Instant};
 /// and to show progress.
 const BATCH_TARGET: Duration = Duration::from_secs(2);
 
+/// One hash's cost at this process's `ROSTER_PASSWORD_HASH`, measured once.
+async fn hash_cost(ctx: &Context) -> Duration {
+    static COST: OnceLock<Duration> = OnceLock::new();
+    if let Some(cost) = COST.get() {
+        return *cost;
+    }
+    let scheme = ctx.config.password_hash.clone();
+    let measured = tokio::task::spawn_blocking(move || {
+        let probe = Password::new("Probe-Password-For-Timing-1".into());
+        let started = Instant::now();
+        let _ = scheme.hash(&probe);
+        started.elapsed()
+    })
+    .await
+    .unwrap_or(Duration::from_millis(25));
+    *COST.get_or_init(|| measured)
+}
+
 /// Rows per batch for this process's hash cost and concurrency: a few hundred at
 /// OWASP cost, up to 2,000 when hashing is cheap (then the database round trips
 /// are what a batch amortizes).
 pub(super) async fn batch_rows(ctx: &Context) -> usize {
-    static COST: OnceLock<Duration> = OnceLock::new();
-    let cost = match COST.get() {
-        Some(cost) => *cost,
-        None => {
-            let scheme = ctx.config.password_hash.clone();
-            let measured = tokio::task::spawn_blocking(move || {
-                let probe = Password::new("Probe-Password-For-Timing-1".into());
-                let started = Instant::now();
-                let _ = scheme.hash(&probe);
-                started.elapsed()
-            })
-            .await
-            .unwrap_or(Duration::from_millis(25));
-            *COST.get_or_init(|| measured)
-        }
-    };
+    let cost = hash_cost(ctx).await;
     let per_row = cost.as_secs_f64() / ctx.config.worker_concurrency.max(1) as f64;
     let rows = (BATCH_TARGET.as_secs_f64() / per_row.max(1e-6)) as usize;
     rows.clamp(25, 2000)
+}
+
+/// How long one thread should take to hash a chunk before a chunk grows past
+/// [`CHUNK_ROWS`]: a chunk's fixed costs (its claim, its object fetched twice,
+/// its directory read, its hand-off to finalize) vanish beside that.
+const CHUNK_TARGET: Duration = Duration::from_secs(10);
+/// Rows per chunk when hashing is dear (OWASP cost: 2,000 rows are 46 s of one
+/// thread), and the fewest: small chunks spread an import over many workers.
+pub const CHUNK_ROWS: usize = 2000;
+/// The most rows per chunk (a chunk's records are in a worker's memory at once).
+pub const CHUNK_ROWS_MAX: usize = 10_000;
+
+/// Rows per chunk: `ROSTER_CHUNK_ROWS` when it is set; else [`CHUNK_ROWS`],
+/// grown up to [`CHUNK_ROWS_MAX`] while one thread hashes a chunk in under
+/// [`CHUNK_TARGET`]. At the cheapest hash a 1,000,000-row import is then 100
+/// chunks, not 500 (docs/performance.md has what that changed).
+pub(super) async fn chunk_rows(ctx: &Context) -> usize {
+    if let Some(rows) = ctx.config.chunk_rows {
+        return rows;
+    }
+    chunk_rows_for(hash_cost(ctx).await)
+}
+
+fn chunk_rows_for(cost: Duration) -> usize {
+    let cost = cost.as_secs_f64().max(1e-6);
+    ((CHUNK_TARGET.as_secs_f64() / cost) as usize).clamp(CHUNK_ROWS, CHUNK_ROWS_MAX)
 }
 
 /// A fixed pool of `worker_concurrency` hashing threads for the whole process.
@@ -153,8 +182,19 @@ impl HashPool {
 
 #[cfg(test)]
 mod tests {
-    use super::HashPool;
+    use super::{CHUNK_ROWS, CHUNK_ROWS_MAX, HashPool, chunk_rows_for};
     use crate::password::{HashScheme, Password};
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_grow_only_while_a_thread_hashes_one_in_ten_seconds() {
+        // OWASP cost: 2,000 rows are already 46 s of one thread.
+        assert_eq!(chunk_rows_for(Duration::from_millis(23)), CHUNK_ROWS);
+        assert_eq!(chunk_rows_for(Duration::from_millis(2)), 5000);
+        // The cheapest hash, and a clock that read zero.
+        assert_eq!(chunk_rows_for(Duration::from_micros(21)), CHUNK_ROWS_MAX);
+        assert_eq!(chunk_rows_for(Duration::ZERO), CHUNK_ROWS_MAX);
+    }
 
     #[tokio::test]
     async fn every_password_is_hashed_in_order_across_threads() {

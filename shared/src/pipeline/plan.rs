@@ -49,11 +49,11 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
         .get_to_file(&StorageKey::Upload { import: id.clone() }, &upload)
         .await?;
 
+    let chunk_rows = super::hashing::chunk_rows(ctx).await;
     let (tx, mut rx) = mpsc::channel::<Event>(2);
     let reader = {
         let (format, upload, folder) = (import.format, upload.clone(), dir.path().to_owned());
         let has_group = import.group_id.is_some();
-        let chunk_rows = ctx.config.chunk_rows;
         let max_rows = settings.max_rows_per_file;
         tokio::task::spawn_blocking(move || {
             read_into_chunks(

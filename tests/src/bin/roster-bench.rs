@@ -36,9 +36,9 @@ struct Args {
     /// Password hashing (ROSTER_PASSWORD_HASH).
     #[arg(long, default_value = HashScheme::DEFAULT)]
     hash: String,
-    /// Rows per chunk (ROSTER_CHUNK_ROWS).
-    #[arg(long, default_value_t = 2000)]
-    chunk_rows: usize,
+    /// Rows per chunk (ROSTER_CHUNK_ROWS); default `auto`, sized by the hash cost.
+    #[arg(long)]
+    chunk_rows: Option<usize>,
     /// Also run end to end with this many workers (a fresh world, same rows) and
     /// report the speedup of `--workers` over it.
     #[arg(long)]
@@ -112,11 +112,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .min_strength
         .map_or_else(|| "default".to_owned(), |s| s.to_string());
     println!(
-        "roster-bench: {} rows, {} worker(s) x {concurrency} hashing thread(s), {scheme}, {}-row chunks, \
+        "roster-bench: {} rows, {} worker(s) x {concurrency} hashing thread(s), {scheme}, chunks of {} rows, \
          min_strength {strength}, {} cores",
         args.rows,
         args.workers,
-        args.chunk_rows,
+        args.chunk_rows
+            .map_or_else(|| "auto".to_owned(), |r| r.to_string()),
         cores()
     );
     for (k, v) in &args.envs {
@@ -337,7 +338,11 @@ fn hash_floor(scheme: &HashScheme, rows: &[Row], threads: usize) -> (Duration, V
 async fn start_world(args: &Args, workers: usize, concurrency: usize) -> World {
     let env = [
         ("ROSTER_PASSWORD_HASH", args.hash.clone()),
-        ("ROSTER_CHUNK_ROWS", args.chunk_rows.to_string()),
+        (
+            "ROSTER_CHUNK_ROWS",
+            args.chunk_rows
+                .map_or_else(|| "auto".into(), |r| r.to_string()),
+        ),
         ("ROSTER_WORKER_CONCURRENCY", concurrency.to_string()),
         ("ROSTER_LEASE_SECS", "20".into()),
         ("ROSTER_RECONCILE_MS", "2000".into()),
