@@ -591,3 +591,87 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
     .expect("counters");
     assert_eq!((created, failed, processed), (2, 1, 3));
 }
+
+/// The existing-email lookup runs once per batch as the import fills the table.
+/// It must probe the unique index once per key and never read the whole
+/// organization, whatever the statement was first planned with (sqlx prepares it
+/// once per connection). The control: the plain join, given the generic plan
+/// PostgreSQL keeps for a prepared statement, reads the organization.
+#[tokio::test]
+async fn cluster_the_email_lookup_probes_the_unique_index_once_per_key() {
+    use roster_shared::db::{EXISTING_EMAILS_PLANNER_POSTGRES, EXISTING_EMAILS_POSTGRES};
+
+    let world = World::start(Mode::Cluster, 0, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let db = world.db().await;
+    // An organization's first import, a few batches in.
+    sqlx::query(
+        "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
+         mobile_license, group_id, must_change_password, created_at, updated_at) \
+         SELECT g.org_id, 'T' || n, 't' || n || '@acme.test', 't' || n || '@acme.test', 'x', 1, 1, 0, g.id, 0, 0, 0 \
+         FROM technician_groups g, generate_series(1, 3000) AS n WHERE g.id = $1",
+    )
+    .bind(group)
+    .execute(&db.pool)
+    .await
+    .expect("technicians");
+    let org: i64 = sqlx::query_scalar("SELECT org_id FROM technician_groups WHERE id = $1")
+        .bind(group)
+        .fetch_one(&db.pool)
+        .await
+        .expect("org");
+    let mut conn = db.pool.acquire().await.expect("connection");
+    let mut plan_with = async |name: &str, settings: &str, statement: &str| -> String {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.expect("begin");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "{settings}; PREPARE {name}(bigint, text) AS {statement}"
+        )))
+        .execute(&mut *tx)
+        .await
+        .expect("settings");
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            r#"EXPLAIN EXECUTE {name}({org}, '["t7@acme.test","new@acme.test"]')"#
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .expect("explain");
+        tx.rollback().await.expect("rollback");
+        plan.join("\n")
+    };
+
+    let control = plan_with(
+        "control",
+        "SET LOCAL plan_cache_mode = force_generic_plan",
+        "SELECT t.email_key, t.id FROM json_array_elements_text($2::json) AS k(key) \
+         JOIN technicians t ON t.org_id = $1 AND t.email_key = k.key",
+    )
+    .await;
+    assert!(control.contains("Hash Join"), "{control}");
+
+    let plan = plan_with(
+        "lookup",
+        EXISTING_EMAILS_PLANNER_POSTGRES,
+        EXISTING_EMAILS_POSTGRES,
+    )
+    .await;
+    assert!(plan.contains("Nested Loop"), "{plan}");
+    assert!(
+        plan.contains("Index Scan using technicians_org_email"),
+        "{plan}"
+    );
+    assert!(plan.contains("email_key = k.key"), "{plan}");
+    assert!(!plan.contains("Hash") && !plan.contains("Bitmap"), "{plan}");
+    // The keys are the outer side: the index is searched per key.
+    let keys_at = plan.find("json_array_elements_text").expect("keys");
+    let index_at = plan.find("technicians_org_email").expect("index");
+    assert!(keys_at < index_at, "{plan}");
+
+    // And the lookup itself finds what exists, and only that.
+    let found = db
+        .existing_emails(org, &["t7@acme.test".into(), "new@acme.test".into()])
+        .await
+        .expect("lookup");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "t7@acme.test");
+}
