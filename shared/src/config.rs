@@ -119,7 +119,7 @@ impl Config {
             worker_concurrency: parse(&get, "ROSTER_WORKER_CONCURRENCY", cores)?.max(1),
             max_upload_bytes: parse(&get, "ROSTER_MAX_UPLOAD_BYTES", 256 * 1024 * 1024)?,
             chunk_rows: match get("ROSTER_CHUNK_ROWS") {
-                Some(text) if text.trim() != "auto" => {
+                Some(text) if !text.trim().eq_ignore_ascii_case("auto") => {
                     Some(parse(&get, "ROSTER_CHUNK_ROWS", 0usize)?.max(1))
                 }
                 _ => None,
@@ -171,6 +171,7 @@ mod tests {
     fn chunk_rows_are_sized_by_the_hash_cost_unless_set() {
         assert_eq!(chunk_rows(None), Ok(None));
         assert_eq!(chunk_rows(Some("auto")), Ok(None));
+        assert_eq!(chunk_rows(Some("AUTO")), Ok(None));
         assert_eq!(chunk_rows(Some(" 500 ")), Ok(Some(500)));
         assert_eq!(chunk_rows(Some("0")), Ok(Some(1)));
         let error = chunk_rows(Some("many")).expect_err("not a number");

@@ -20,7 +20,7 @@
 use super::batches::{Lease, TechnicianWrite, statements};
 use super::imports::{Counts, RowOutcome};
 use super::{Db, DbResult, Engine};
-use crate::model::{FieldError, ImportId, OrgId, RowStatus};
+use crate::model::{FieldError, ImportId, OrgId};
 use crate::time::now_ms;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
@@ -32,13 +32,15 @@ const COPY_TECHNICIANS: &str = "COPY technicians (id, org_id, name, nickname, em
 const COPY_OUTCOMES: &str =
     "COPY import_rows (import_id, row_no, email, status, technician_id, errors) FROM STDIN";
 /// `n` ids for new technicians, from the sequence `BIGSERIAL` made.
-const NEXT_IDS: &str = "SELECT nextval('technicians_id_seq') FROM generate_series(1, $1)";
+const NEXT_IDS: &str =
+    "SELECT nextval(pg_get_serial_sequence('technicians', 'id')) FROM generate_series(1, $1)";
 
 /// What `commit_batch_by_copy` did.
 pub(super) enum Copied {
     /// The batch is written (`Some`), or the lease was lost and nothing was (`None`).
     Done(Option<Counts>),
-    /// The organization counts seats: the batch, untouched, is for the general path.
+    /// The batch creates technicians and the organization counts seats: the
+    /// batch, untouched, is for the general path.
     NotApplicable(Vec<TechnicianWrite>, Vec<RowOutcome>),
 }
 
@@ -62,13 +64,12 @@ impl Db {
         if renewed != 1 {
             return Ok(Copied::Done(None));
         }
-        let (standard_seats, mobile_seats) = statements::seats(org).fetch_one(&mut *tx).await?;
-        if standard_seats.is_some() || mobile_seats.is_some() {
-            tx.rollback().await?;
-            return Ok(Copied::NotApplicable(creates, outcomes));
-        }
-
         if !creates.is_empty() {
+            let (standard_seats, mobile_seats) = statements::seats(org).fetch_one(&mut *tx).await?;
+            if standard_seats.is_some() || mobile_seats.is_some() {
+                tx.rollback().await?;
+                return Ok(Copied::NotApplicable(creates, outcomes));
+            }
             let ids: Vec<i64> = sqlx::query_scalar(NEXT_IDS)
                 .bind(creates.len() as i64)
                 .fetch_all(&mut *tx)
@@ -78,15 +79,12 @@ impl Db {
             match copy_in(&mut savepoint, COPY_TECHNICIANS, text.as_bytes()).await {
                 Ok(()) => {
                     savepoint.commit().await?;
-                    for (t, id) in creates.into_iter().zip(ids) {
-                        outcomes.push(RowOutcome {
-                            row: t.row,
-                            email: t.email,
-                            status: RowStatus::Created,
-                            technician_id: Some(id),
-                            errors: Vec::new(),
-                        });
-                    }
+                    let inserted = ids
+                        .into_iter()
+                        .zip(&creates)
+                        .map(|(id, t)| (id, t.email_key.clone()))
+                        .collect();
+                    super::batches::record_creations(creates, inserted, &mut outcomes);
                 }
                 Err(e)
                     if e.as_database_error()
@@ -207,8 +205,9 @@ fn field(out: &mut String, value: Option<&str>) {
 }
 
 /// Text as COPY's text format carries it: a backslash, tab, newline or carriage
-/// return is escaped, and a NUL (which no text column can hold) becomes U+FFFD,
-/// as the general path stores it.
+/// return is escaped, and a NUL (which no text column can hold) becomes U+FFFD.
+/// Only an outcome's email can hold one (validation fails a NUL in any
+/// technician field), and the general path stores that email the same way.
 fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains(['\\', '\t', '\n', '\r', '\0']) {
         return std::borrow::Cow::Borrowed(text);
