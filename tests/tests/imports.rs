@@ -1,7 +1,7 @@
 //! The spine, end to end, on both deployments: upload → queue → workers → result
 //! spreadsheet, polled and downloaded as a user would.
 
-use roster_tests::{Mode, World, full_csv, strong_password};
+use roster_tests::{Client, Mode, World, full_csv, strong_password};
 use serde_json::json;
 use std::time::Duration;
 
@@ -380,19 +380,27 @@ async fn a_lost_upload_fails_the_import_instead_of_retrying_forever() {
     );
 }
 
+/// A cluster world where no worker runs, an organization with a group, and one
+/// queued import of one row: (world, its administrator, the group, the import's id).
+/// Where a test plays a worker's part itself, it starts here.
+async fn a_queued_import(file_name: &str) -> (World, Client, i64, String) {
+    let world = World::start(Mode::Cluster, 0, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let csv = full_csv(&[("Ana", "ana@acme.test", &strong_password(0), group)]);
+    let a = api.upload(file_name, csv.into_bytes(), &[]).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let id = a.json()["id"].as_str().expect("import id").to_owned();
+    (world, api, group, id)
+}
+
 /// Listing the failed rows of a large import on PostgreSQL is a range of the
 /// partial index that holds only the rows that did not take effect
 /// (`import_rows_problems`), not a walk over every created row; and the route
 /// returns exactly those rows.
 #[tokio::test]
 async fn cluster_the_failed_rows_of_a_large_import_come_from_their_own_index() {
-    let world = World::start(Mode::Cluster, 0, &[]).await;
-    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
-    let group = api.group("Tier 1", None).await;
-    let csv = full_csv(&[("Ana", "ana@acme.test", &strong_password(0), group)]);
-    let a = api.upload("large.csv", csv.into_bytes(), &[]).await;
-    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
-    let id = a.json()["id"].as_str().expect("import id").to_owned();
+    let (world, api, _group, id) = a_queued_import("large.csv").await;
 
     // No worker runs: the outcomes of a 100,000-row import, one row in 1,000 failed.
     let db = world.db().await;
@@ -444,13 +452,7 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
     use roster_shared::db::{Lease, TechnicianWrite};
     use roster_shared::model::ImportId;
 
-    let world = World::start(Mode::Cluster, 0, &[]).await;
-    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
-    let group = api.group("Tier 1", None).await;
-    let csv = full_csv(&[("Ana", "ana@acme.test", &strong_password(0), group)]);
-    let a = api.upload("race.csv", csv.into_bytes(), &[]).await;
-    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
-    let id = a.json()["id"].as_str().expect("import id").to_owned();
+    let (world, _api, group, id) = a_queued_import("race.csv").await;
 
     // No worker runs: this test is the worker of a three-row chunk.
     let db = world.db().await;

@@ -241,17 +241,10 @@ impl Db {
     /// Extends the caller's lease on a chunk while it works on it (the lease keeper of
     /// `pipeline::chunk`); false when the lease was lost.
     pub async fn renew_chunk(&self, lease: &Lease, lease_ms: i64) -> DbResult<bool> {
-        let n = sqlx::query(
-            "UPDATE import_chunks SET lease_until = $1 \
-             WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
-        )
-        .bind(now_ms() + lease_ms)
-        .bind(&lease.import_id.0)
-        .bind(lease.chunk_no)
-        .bind(&lease.owner)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let n = statements::renew_lease(lease, lease_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -680,7 +673,7 @@ pub(super) fn json_error(e: serde_json::Error) -> super::DbError {
 
 /// Text as PostgreSQL can store it: a NUL character (which no text column can
 /// hold) becomes U+FFFD. Outcomes quote what the file said, even when it is broken.
-fn storable(text: &str) -> Cow<'_, str> {
+pub(super) fn storable(text: &str) -> Cow<'_, str> {
     if text.contains('\0') {
         Cow::Owned(text.replace('\0', "\u{FFFD}"))
     } else {

@@ -17,13 +17,14 @@
 //! It serves batches with only creations and unlimited seats (the default);
 //! updates and seat counting take the general path.
 
-use super::batches::{Lease, TechnicianWrite, statements};
+use super::batches::{Lease, TechnicianWrite, statements, storable};
 use super::imports::{Counts, RowOutcome};
 use super::{Db, DbResult, Engine};
 use crate::model::{FieldError, ImportId, OrgId};
 use crate::time::now_ms;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 const COPY_TECHNICIANS: &str = "COPY technicians (id, org_id, name, nickname, email, email_key, sso_id, \
@@ -204,13 +205,14 @@ fn field(out: &mut String, value: Option<&str>) {
     out.push('\t');
 }
 
-/// Text as COPY's text format carries it: a backslash, tab, newline or carriage
-/// return is escaped, and a NUL (which no text column can hold) becomes U+FFFD.
-/// Only an outcome's email can hold one (validation fails a NUL in any
-/// technician field), and the general path stores that email the same way.
-fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['\\', '\t', '\n', '\r', '\0']) {
-        return std::borrow::Cow::Borrowed(text);
+/// Text as COPY's text format carries it: first `storable` (a NUL, which no text
+/// column can hold, becomes U+FFFD, as on the general path; validation fails a
+/// NUL in any technician field, so only an outcome's email can hold one), then a
+/// backslash, tab, newline or carriage return escaped.
+fn escape(text: &str) -> Cow<'_, str> {
+    let text = storable(text);
+    if !text.contains(['\\', '\t', '\n', '\r']) {
+        return text;
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
@@ -219,11 +221,10 @@ fn escape(text: &str) -> std::borrow::Cow<'_, str> {
             '\t' => out.push_str("\\t"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            '\0' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
