@@ -7,7 +7,7 @@
 //! reconciler re-sends whatever was in flight).
 
 use crate::model::ImportId;
-use apalis::prelude::TaskSink;
+use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{ConnectionManager, RedisStorage};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -86,12 +86,32 @@ impl RedisQueue {
     }
 }
 
+/// The id of this process's next message, greater than every earlier one.
+///
+/// apalis-redis files each new message under the second it was sent and hands
+/// out one second's messages in the order of their ids. Its own ids are ULIDs
+/// whose random part orders those of one millisecond at random: a plan that
+/// sends its finalize and its chunks within a millisecond would see them
+/// handed out shuffled (finalize late, so the result is written after the
+/// chunks instead of beside them; chunk 0 last, so finalize cannot start).
+/// One monotonic generator per process keeps its messages in the order sent;
+/// between processes, the millisecond still orders them.
+fn next_task_id() -> ulid::Ulid {
+    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let mut ids = IDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Overflow needs 2^80 ids in one millisecond; a plain ULID is then as good.
+    ids.generate().unwrap_or_else(|_| ulid::Ulid::generate())
+}
+
 #[async_trait]
 impl Queue for RedisQueue {
     async fn enqueue(&self, job: Job) -> Result<(), QueueError> {
+        let task = TaskBuilder::new(job)
+            .task_id(TaskId::from_ulid(next_task_id()))
+            .build();
         let mut storage = self.storage.clone();
         storage
-            .push(job)
+            .push_task(task)
             .await
             .map_err(|e| QueueError(e.to_string()))
     }

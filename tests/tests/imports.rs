@@ -677,3 +677,60 @@ async fn cluster_the_email_lookup_probes_the_unique_index_once_per_key() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "t7@acme.test");
 }
+
+/// A plan sends its finalize and then its chunks, often all within one
+/// millisecond; the Redis queue must hand them out in that order (finalize
+/// first, so that it writes result rows beside the chunks; chunk 0 before
+/// chunk 1, so that finalize can start). apalis-redis's own ids order one
+/// millisecond's messages at random; 300 messages sent back to back span a
+/// few milliseconds of about ten messages each.
+#[tokio::test]
+async fn cluster_the_redis_queue_hands_out_a_process_s_messages_in_the_order_sent() {
+    use apalis::layers::WorkerBuilderExt;
+    use apalis::prelude::{BackendExt, BoxDynError, Data, WorkerBuilder, WorkerContext};
+    use roster_shared::model::ImportId;
+    use roster_shared::queue::{Job, Queue, RedisQueue};
+    use std::sync::{Arc, Mutex};
+
+    let world = World::start(Mode::Cluster, 0, &[]).await;
+    let url = format!("redis://127.0.0.1:{}", world.redis_port.expect("redis"));
+    let queue = RedisQueue::connect(&url, "order")
+        .await
+        .expect("redis queue");
+    let import_id = ImportId("01-order".into());
+    let mut sent = vec![Job::FinalizeImport {
+        import_id: import_id.clone(),
+    }];
+    sent.extend((0..299).map(|chunk_no| Job::ProcessChunk {
+        import_id: import_id.clone(),
+        chunk_no,
+    }));
+    for job in &sent {
+        queue.enqueue(job.clone()).await.expect("enqueue");
+    }
+
+    type Seen = Arc<Mutex<Vec<Job>>>;
+    async fn take(job: Job, seen: Data<Seen>, worker: WorkerContext) -> Result<(), BoxDynError> {
+        let mut seen = seen.lock().expect("seen");
+        seen.push(job);
+        if seen.len() == 300 {
+            worker.stop()?;
+        }
+        Ok(())
+    }
+    let seen: Seen = Arc::default();
+    let worker = WorkerBuilder::new("order-reader")
+        .backend(
+            queue
+                .storage()
+                .poll_with_interval(Duration::from_millis(20)),
+        )
+        .concurrency(1)
+        .data(seen.clone())
+        .build(take);
+    tokio::time::timeout(Duration::from_secs(60), worker.run())
+        .await
+        .expect("300 messages within 60 s")
+        .expect("worker");
+    assert_eq!(*seen.lock().expect("seen"), sent);
+}
