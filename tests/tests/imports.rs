@@ -61,6 +61,18 @@ async fn rows_with_taken_emails_fail_and_the_rest_are_created(mode: Mode) {
     assert_eq!(done["counts"]["created"], 3);
     assert_eq!(done["result_url"], format!("/v1/imports/{id}/result.xlsx"));
 
+    // The service's metrics count the rows of both imports (their chunks' counters).
+    let metrics = api.get("/metrics").await;
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        metrics.contains("roster_rows_total{outcome=\"created\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("roster_rows_total{outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+
     // Per-row outcomes.
     let outcomes = api.all_rows(&id).await;
     assert_eq!(outcomes.len(), 4);
@@ -584,14 +596,17 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
         (4, "created", id_of("cy@acme.test"))
     );
     assert_eq!(outcomes[0].4, "[]");
-    let (created, failed, processed): (i64, i64, i64) = sqlx::query_as(
-        "SELECT created_rows, failed_rows, processed_rows FROM imports WHERE id = $1",
-    )
-    .bind(&id)
-    .fetch_one(&db.pool)
-    .await
-    .expect("counters");
-    assert_eq!((created, failed, processed), (2, 1, 3));
+    // The counters moved with the batch (on its chunk's row; the import reads them there).
+    let counts = db
+        .load_import(&ImportId(id.clone()))
+        .await
+        .expect("load")
+        .expect("import")
+        .counts;
+    assert_eq!(
+        (counts.created, counts.failed, counts.processed()),
+        (2, 1, 3)
+    );
 }
 
 /// The existing-email lookup runs once per batch as the import fills the table.

@@ -118,7 +118,7 @@ impl Db {
             }
             let text = outcomes_text(&lease.import_id, &outcomes)?;
             copy_in(&mut tx, COPY_OUTCOMES, text.as_bytes()).await?;
-            statements::add_counts(&lease.import_id, &counts)
+            statements::add_counts(&lease.import_id, Some(lease.chunk_no), &counts)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -90,9 +90,18 @@ pub struct RowOutcome {
     pub errors: Vec<FieldError>,
 }
 
+/// An import's columns, for `SELECT {IMPORT_COLUMNS} FROM imports ...`. Each
+/// counter is the import's own (outcomes recorded outside a chunk) plus the sum
+/// of its chunks', where every batch adds its outcomes (`batches::ADD_COUNTS_TO_CHUNK`).
 const IMPORT_COLUMNS: &str = "id, org_id, admin_id, status, file_name, format, layout, header, group_id, dry_run, \
-     on_existing, upload_bytes, total_rows, created_rows, updated_rows, skipped_rows, valid_rows, failed_rows, \
-     not_processed_rows, chunk_count, chunks_done, error_code, error_message, has_result, files_purged, \
+     on_existing, upload_bytes, total_rows, \
+     created_rows + (SELECT CAST(COALESCE(SUM(c.created_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS created_rows, \
+     updated_rows + (SELECT CAST(COALESCE(SUM(c.updated_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS updated_rows, \
+     skipped_rows + (SELECT CAST(COALESCE(SUM(c.skipped_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS skipped_rows, \
+     valid_rows + (SELECT CAST(COALESCE(SUM(c.valid_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS valid_rows, \
+     failed_rows + (SELECT CAST(COALESCE(SUM(c.failed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS failed_rows, \
+     not_processed_rows + (SELECT CAST(COALESCE(SUM(c.not_processed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS not_processed_rows, \
+     chunk_count, chunks_done, error_code, error_message, has_result, files_purged, \
      cancel_requested, created_at, started_at, finished_at";
 
 fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
@@ -340,9 +349,17 @@ impl Db {
             sqlx::query_as("SELECT status, COUNT(*) FROM imports GROUP BY status ORDER BY status")
                 .fetch_all(&self.pool)
                 .await?;
+        // The imports' own counters plus their chunks' (see IMPORT_COLUMNS).
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(created_rows), 0), COALESCE(SUM(updated_rows), 0), COALESCE(SUM(skipped_rows), 0), \
-             COALESCE(SUM(valid_rows), 0), COALESCE(SUM(failed_rows), 0), COALESCE(SUM(not_processed_rows), 0) FROM imports",
+            "SELECT CAST(SUM(created) AS BIGINT), CAST(SUM(updated) AS BIGINT), CAST(SUM(skipped) AS BIGINT), \
+             CAST(SUM(valid) AS BIGINT), CAST(SUM(failed) AS BIGINT), CAST(SUM(not_processed) AS BIGINT) FROM ( \
+             SELECT COALESCE(SUM(created_rows), 0) AS created, COALESCE(SUM(updated_rows), 0) AS updated, \
+             COALESCE(SUM(skipped_rows), 0) AS skipped, COALESCE(SUM(valid_rows), 0) AS valid, \
+             COALESCE(SUM(failed_rows), 0) AS failed, COALESCE(SUM(not_processed_rows), 0) AS not_processed FROM imports \
+             UNION ALL \
+             SELECT COALESCE(SUM(created_rows), 0), COALESCE(SUM(updated_rows), 0), COALESCE(SUM(skipped_rows), 0), \
+             COALESCE(SUM(valid_rows), 0), COALESCE(SUM(failed_rows), 0), COALESCE(SUM(not_processed_rows), 0) FROM import_chunks \
+             ) AS counters",
         )
         .fetch_one(&self.pool)
         .await?;
