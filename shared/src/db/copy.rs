@@ -32,9 +32,11 @@ const COPY_TECHNICIANS: &str = "COPY technicians (id, org_id, name, nickname, em
      import_id, created_at, updated_at) FROM STDIN";
 const COPY_OUTCOMES: &str =
     "COPY import_rows (import_id, row_no, email, status, technician_id, errors) FROM STDIN";
-/// `n` ids for new technicians, from the sequence `BIGSERIAL` made.
-const NEXT_IDS: &str =
-    "SELECT nextval(pg_get_serial_sequence('technicians', 'id')) FROM generate_series(1, $1)";
+/// `n` ids for new technicians, from the sequence `BIGSERIAL` made. The sequence
+/// is looked up once per statement: `pg_get_serial_sequence` in the select list
+/// ran once per id, 7% of PostgreSQL's CPU at the cheapest hash.
+const NEXT_IDS: &str = "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('technicians', 'id')::regclass AS seq) \
+     SELECT nextval(s.seq) FROM s, generate_series(1, $1)";
 
 /// What `commit_batch_by_copy` did.
 pub(super) enum Copied {
