@@ -749,3 +749,52 @@ async fn cluster_the_redis_queue_hands_out_a_process_s_messages_in_the_order_sen
         .expect("worker");
     assert_eq!(*seen.lock().expect("seen"), sent);
 }
+
+/// The reconciler sends a chunk's message again when it may have been lost, not
+/// while its import is being worked on: a large import's chunks wait in the queue
+/// far longer than `ROSTER_REQUEUE_SECS`, and each would be sent again every sweep.
+/// Once no chunk of the import runs, the stale ones are sent again.
+#[tokio::test]
+async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alone() {
+    use roster_shared::db::Lease;
+    use roster_shared::model::ImportId;
+
+    let (world, _api, _group, id) = a_queued_import("queued.csv").await;
+    // No worker runs: this test plays the planner and the worker of chunk 0.
+    let db = world.db().await;
+    sqlx::query("UPDATE imports SET status = 'running', chunk_count = 3 WHERE id = $1")
+        .bind(&id)
+        .execute(&db.pool)
+        .await
+        .expect("running");
+    sqlx::query(
+        "INSERT INTO import_chunks (import_id, chunk_no, first_row, last_row, row_count, status, enqueued_at) \
+         VALUES ($1, 0, 2, 2, 1, 'pending', 0), ($1, 1, 3, 3, 1, 'pending', 0), ($1, 2, 4, 4, 1, 'pending', 0)",
+    )
+    .bind(&id)
+    .execute(&db.pool)
+    .await
+    .expect("chunks");
+    let lease = Lease {
+        import_id: ImportId(id.clone()),
+        chunk_no: 0,
+        owner: "test-worker".into(),
+    };
+    db.claim_chunk(&lease, 60_000)
+        .await
+        .expect("claim")
+        .expect("chunk claimed");
+
+    // Chunks 1 and 2 were sent long ago, but chunk 0 is running: they wait their turn.
+    let due = db.due_work(1_000).await.expect("sweep");
+    assert_eq!(due.chunks, vec![]);
+
+    // Chunk 0 is done and nothing of the import runs: 1 and 2 may have been lost.
+    assert!(!db.finish_chunk(&lease).await.expect("finish"));
+    let mut due = db.due_work(1_000).await.expect("sweep").chunks;
+    due.sort_by_key(|(_, no)| *no);
+    let expected = [1, 2].map(|no| (ImportId(id.clone()), no)).to_vec();
+    assert_eq!(due, expected);
+    // Stamped as sent: the next sweep waits again.
+    assert_eq!(db.due_work(60_000).await.expect("sweep").chunks, vec![]);
+}
