@@ -406,6 +406,40 @@ async fn a_queued_import(file_name: &str) -> (World, Client, i64, String) {
     (world, api, group, id)
 }
 
+/// Plays the planner and then a worker of `id`: records its chunks (pending, sent
+/// long ago), each `(first_row, last_row)` in order from chunk 0, and claims chunk 0
+/// for "test-worker" with a lease of 60 s.
+async fn claimed_chunk_0(
+    db: &roster_shared::db::Db,
+    id: &str,
+    chunks: &[(i64, i64)],
+) -> roster_shared::db::Lease {
+    for (chunk_no, (first, last)) in (0i64..).zip(chunks) {
+        sqlx::query(
+            "INSERT INTO import_chunks (import_id, chunk_no, first_row, last_row, row_count, status, enqueued_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0)",
+        )
+        .bind(id)
+        .bind(chunk_no)
+        .bind(first)
+        .bind(last)
+        .bind(last - first + 1)
+        .execute(&db.pool)
+        .await
+        .expect("chunk");
+    }
+    let lease = roster_shared::db::Lease {
+        import_id: roster_shared::model::ImportId(id.to_owned()),
+        chunk_no: 0,
+        owner: "test-worker".into(),
+    };
+    db.claim_chunk(&lease, 60_000)
+        .await
+        .expect("claim")
+        .expect("chunk claimed");
+    lease
+}
+
 /// Listing the failed rows of a large import on PostgreSQL is a range of the
 /// partial index that holds only the rows that did not take effect
 /// (`import_rows_problems`), not a walk over every created row; and the route
@@ -461,7 +495,7 @@ async fn cluster_the_failed_rows_of_a_large_import_come_from_their_own_index() {
 /// `email_taken`, the others are created, and the outcomes name their ids.
 #[tokio::test]
 async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_only() {
-    use roster_shared::db::{Lease, TechnicianWrite};
+    use roster_shared::db::TechnicianWrite;
     use roster_shared::model::ImportId;
 
     let (world, _api, group, id) = a_queued_import("race.csv").await;
@@ -473,23 +507,7 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
         .fetch_one(&db.pool)
         .await
         .expect("org");
-    sqlx::query(
-        "INSERT INTO import_chunks (import_id, chunk_no, first_row, last_row, row_count, status, enqueued_at) \
-         VALUES ($1, 0, 2, 4, 3, 'pending', 0)",
-    )
-    .bind(&id)
-    .execute(&db.pool)
-    .await
-    .expect("chunk");
-    let lease = Lease {
-        import_id: ImportId(id.clone()),
-        chunk_no: 0,
-        owner: "test-worker".into(),
-    };
-    db.claim_chunk(&lease, 60_000)
-        .await
-        .expect("claim")
-        .expect("chunk claimed");
+    let lease = claimed_chunk_0(&db, &id, &[(2, 4)]).await;
     let write = |row: i64, name: &str, email: &str| TechnicianWrite {
         row,
         name: name.to_owned(),
@@ -756,7 +774,6 @@ async fn cluster_the_redis_queue_hands_out_a_process_s_messages_in_the_order_sen
 /// Once no chunk of the import runs, the stale ones are sent again.
 #[tokio::test]
 async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alone() {
-    use roster_shared::db::Lease;
     use roster_shared::model::ImportId;
 
     let (world, _api, _group, id) = a_queued_import("queued.csv").await;
@@ -767,23 +784,7 @@ async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alo
         .execute(&db.pool)
         .await
         .expect("running");
-    sqlx::query(
-        "INSERT INTO import_chunks (import_id, chunk_no, first_row, last_row, row_count, status, enqueued_at) \
-         VALUES ($1, 0, 2, 2, 1, 'pending', 0), ($1, 1, 3, 3, 1, 'pending', 0), ($1, 2, 4, 4, 1, 'pending', 0)",
-    )
-    .bind(&id)
-    .execute(&db.pool)
-    .await
-    .expect("chunks");
-    let lease = Lease {
-        import_id: ImportId(id.clone()),
-        chunk_no: 0,
-        owner: "test-worker".into(),
-    };
-    db.claim_chunk(&lease, 60_000)
-        .await
-        .expect("claim")
-        .expect("chunk claimed");
+    let lease = claimed_chunk_0(&db, &id, &[(2, 2), (3, 3), (4, 4)]).await;
 
     // Chunks 1 and 2 were sent long ago, but chunk 0 is running: they wait their turn.
     let due = db.due_work(1_000).await.expect("sweep");
