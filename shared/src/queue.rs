@@ -99,7 +99,8 @@ impl RedisQueue {
 fn next_task_id() -> ulid::Ulid {
     static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
     let mut ids = IDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    // Overflow needs 2^80 ids in one millisecond; a plain ULID is then as good.
+    // Overflow (the random part at its maximum within one millisecond) is all but
+    // impossible; a plain ULID is then as good.
     ids.generate().unwrap_or_else(|_| ulid::Ulid::generate())
 }
 

@@ -417,7 +417,7 @@ async fn claimed_chunk_0(
     for (chunk_no, (first, last)) in (0i64..).zip(chunks) {
         sqlx::query(
             "INSERT INTO import_chunks (import_id, chunk_no, first_row, last_row, row_count, status, enqueued_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', 0)",
+             VALUES ($1, $2, $3, $4, $5, 'pending', 1)",
         )
         .bind(id)
         .bind(chunk_no)
@@ -769,29 +769,44 @@ async fn cluster_the_redis_queue_hands_out_a_process_s_messages_in_the_order_sen
 }
 
 /// The reconciler sends a chunk's message again when it may have been lost, not
-/// while its import is being worked on: a large import's chunks wait in the queue
-/// far longer than `ROSTER_REQUEUE_SECS`, and each would be sent again every sweep.
-/// Once no chunk of the import runs, the stale ones are sent again.
+/// while its import's chunks are being claimed: a large import's chunks wait in the
+/// queue far longer than `ROSTER_REQUEUE_SECS`, and each would be sent again every
+/// sweep. A chunk known not to be queued (its worker died) is sent at once; once no
+/// chunk of the import has been claimed for `ROSTER_REQUEUE_SECS`, every stale one is.
 #[tokio::test]
 async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alone() {
+    use roster_shared::db::Lease;
     use roster_shared::model::ImportId;
 
     let (world, _api, _group, id) = a_queued_import("queued.csv").await;
-    // No worker runs: this test plays the planner and the worker of chunk 0.
+    // No worker runs: this test plays the planner and the workers.
     let db = world.db().await;
     sqlx::query("UPDATE imports SET status = 'running', chunk_count = 3 WHERE id = $1")
         .bind(&id)
         .execute(&db.pool)
         .await
         .expect("running");
-    let lease = claimed_chunk_0(&db, &id, &[(2, 2), (3, 3), (4, 4)]).await;
+    claimed_chunk_0(&db, &id, &[(2, 2), (3, 3), (4, 4)]).await;
+    // Chunk 2's worker dies at once: its lease expires.
+    let dead = Lease {
+        import_id: ImportId(id.clone()),
+        chunk_no: 2,
+        owner: "dead-worker".into(),
+    };
+    db.claim_chunk(&dead, 1)
+        .await
+        .expect("claim")
+        .expect("chunk claimed");
+    tokio::time::sleep(Duration::from_millis(20)).await;
 
-    // Chunks 1 and 2 were sent long ago, but chunk 0 is running: they wait their turn.
-    let due = db.due_work(1_000).await.expect("sweep");
-    assert_eq!(due.chunks, vec![]);
+    // Chunk 1 was sent long ago, but the import's chunks are being claimed: it is
+    // queued behind them. Chunk 2 is in no queue: it is sent at once.
+    let due = db.due_work(1_000).await.expect("sweep").chunks;
+    assert_eq!(due, vec![(ImportId(id.clone()), 2)]);
 
-    // Chunk 0 is done and nothing of the import runs: 1 and 2 may have been lost.
-    assert!(!db.finish_chunk(&lease).await.expect("finish"));
+    // Nothing of the import claimed for longer than requeue_after: chunk 1 may have
+    // been lost, and chunk 2's message too.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
     let mut due = db.due_work(1_000).await.expect("sweep").chunks;
     due.sort_by_key(|(_, no)| *no);
     let expected = [1, 2].map(|no| (ImportId(id.clone()), no)).to_vec();

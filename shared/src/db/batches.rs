@@ -66,9 +66,8 @@ const INSERT_TECHNICIANS_SQLITE: &str = "INSERT INTO technicians (org_id, name, 
      ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key";
 
 /// Moves a chunk's progress counters by one batch's outcomes. Never the import's
-/// row: every technician and outcome a batch writes checks its foreign key on that
-/// row, and a row updated by every batch of every worker made those checks
-/// several times dearer (a third of PostgreSQL's time at the cheapest hash).
+/// row: updated by every batch of every worker, it was held under lock from that
+/// update to each commit, so batches of one import committed one at a time.
 /// An import's counters are its own plus its chunks' (`imports::IMPORT_COLUMNS`).
 const ADD_COUNTS_TO_CHUNK: &str = "UPDATE import_chunks SET created_rows = created_rows + $1, \
      updated_rows = updated_rows + $2, skipped_rows = skipped_rows + $3, valid_rows = valid_rows + $4, \
@@ -203,8 +202,8 @@ impl Db {
     ) -> DbResult<Option<(ChunkPlan, i64)>> {
         let now = now_ms();
         let row = sqlx::query(
-            "UPDATE import_chunks SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
-             WHERE import_id = $3 AND chunk_no = $4 \
+            "UPDATE import_chunks SET status = 'running', lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
+             claimed_at = $5 WHERE import_id = $3 AND chunk_no = $4 \
              AND (status = 'pending' OR (status = 'running' AND lease_until < $5)) \
              RETURNING chunk_no, first_row, last_row, row_count, attempts",
         )

@@ -343,7 +343,7 @@ pub struct Metrics {
 }
 
 impl Db {
-    /// Imports by status, rows by outcome (from the imports' counters) and open chunks.
+    /// Imports by status, rows by outcome (the imports' own counters and their chunks') and open chunks.
     pub async fn metrics(&self) -> DbResult<Metrics> {
         let imports_by_status =
             sqlx::query_as("SELECT status, COUNT(*) FROM imports GROUP BY status ORDER BY status")

@@ -293,16 +293,18 @@ impl Db {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        // Pending chunks of an import that a worker is processing now are most likely
-        // queued behind it, not lost: a large import's chunks wait in the queue far
-        // longer than `requeue_after`, and re-sending each of them every sweep filled
-        // the queue with copies. Lost ones are sent again once none of their import
-        // is running: at worst, one chunk's time later.
+        // A stale pending chunk of an import whose chunks workers keep claiming is
+        // most likely queued behind them, not lost: a large import's chunks wait in
+        // the queue far longer than `requeue_after`, and re-sending each of them every
+        // sweep filled the queue with copies. It is sent again once no chunk of its
+        // import has been claimed for `requeue_after`. A chunk known not to be in the
+        // queue (`enqueued_at = 0`: its lease expired above, or it was given back) is
+        // sent at once.
         let chunks: Vec<(String, i64)> = sqlx::query_as(
             "UPDATE import_chunks SET enqueued_at = $1 WHERE status = 'pending' AND enqueued_at < $2 \
              AND import_id IN (SELECT id FROM imports WHERE status = 'running' AND cancel_requested = 0) \
-             AND NOT EXISTS (SELECT 1 FROM import_chunks AS busy WHERE busy.import_id = import_chunks.import_id \
-             AND busy.status = 'running' AND busy.lease_until >= $1) \
+             AND (enqueued_at = 0 OR NOT EXISTS (SELECT 1 FROM import_chunks AS claimed \
+             WHERE claimed.import_id = import_chunks.import_id AND claimed.claimed_at >= $2)) \
              RETURNING import_id, chunk_no",
         )
         .bind(now)
