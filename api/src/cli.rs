@@ -83,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("group {g} does not exist in {org}"))?;
             }
             let (admin, token) = db.create_admin(org_id, &email, role, &groups).await?;
+            db.close().await;
             eprintln!(
                 "created {} administrator {} (id {}) in organization '{org}'",
                 role.as_str(),
@@ -171,7 +172,9 @@ impl Server {
             std::time::Duration::from_secs(5),
         )
         .await;
-        match tokio::time::timeout(std::time::Duration::from_secs(10), self.http).await {
+        let served = tokio::time::timeout(std::time::Duration::from_secs(10), self.http).await;
+        self.runtime_ctx.db.close().await;
+        match served {
             Ok(Ok(result)) => result.context("http server")?,
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => tracing::warn!("open connections did not close in time"),

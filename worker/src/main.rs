@@ -106,6 +106,7 @@ async fn run() -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(10), ONE_STEP.acquire()).await;
     pipeline::finalizers_stopped(&ctx, Duration::from_secs(5)).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), reconciler).await;
+    ctx.db.close().await;
     Ok(())
 }
 
