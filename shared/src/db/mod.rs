@@ -92,9 +92,16 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Self> {
         install_default_drivers();
         let engine = engine_of(url)?;
+        // No idle timeout and no maximum lifetime: either starts sqlx's maintenance
+        // task, which in sqlx 0.9.0 can spin a thread at 100% for good once the idle
+        // count underflows in a race (sqlx issue 3645, fixed upstream by PR 4289, not
+        // in a release this rustc builds); a `roster-api admin create` was seen stuck
+        // that way in CI. A broken connection is still discarded and replaced on
+        // demand; the pools are small, so keeping idle ones open costs little.
         let options = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(10))
-            .max_lifetime(Duration::from_secs(30 * 60));
+            .idle_timeout(None)
+            .max_lifetime(None);
         let pool = match engine {
             Engine::Postgres => {
                 options
@@ -130,7 +137,8 @@ impl Db {
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(COPY_CONNECTIONS)
                     .acquire_timeout(Duration::from_secs(10))
-                    .max_lifetime(Duration::from_secs(30 * 60))
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .connect_lazy(url)?,
             ),
             Engine::Sqlite => None,
@@ -138,10 +146,8 @@ impl Db {
         Ok(Self { pool, engine, copy })
     }
 
-    /// Closes both pools, waiting for their connections to close. Call it before a
-    /// process exits: a pool left to be dropped at runtime shutdown can keep its
-    /// maintenance task spinning (sqlx 0.9.0: a `roster-api admin create` was seen
-    /// stuck at exit, one thread at 100%, its connections already gone).
+    /// Closes both pools, waiting for their connections to close: call it before a
+    /// process exits, so that its connections end cleanly.
     /// A connection still checked out (a step cut short) is waited for 5 s at most.
     pub async fn close(&self) {
         let closed = async {
