@@ -428,12 +428,23 @@ async fn claimed_chunk_0(
         .await
         .expect("chunk");
     }
+    claimed(db, id, 0, "test-worker", 60_000).await
+}
+
+/// Claims chunk `chunk_no` of `id` for `owner`, with a lease of `lease_ms`.
+async fn claimed(
+    db: &roster_shared::db::Db,
+    id: &str,
+    chunk_no: i64,
+    owner: &str,
+    lease_ms: i64,
+) -> roster_shared::db::Lease {
     let lease = roster_shared::db::Lease {
         import_id: roster_shared::model::ImportId(id.to_owned()),
-        chunk_no: 0,
-        owner: "test-worker".into(),
+        chunk_no,
+        owner: owner.into(),
     };
-    db.claim_chunk(&lease, 60_000)
+    db.claim_chunk(&lease, lease_ms)
         .await
         .expect("claim")
         .expect("chunk claimed");
@@ -775,7 +786,6 @@ async fn cluster_the_redis_queue_hands_out_a_process_s_messages_in_the_order_sen
 /// chunk of the import has been claimed for `ROSTER_REQUEUE_SECS`, every stale one is.
 #[tokio::test]
 async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alone() {
-    use roster_shared::db::Lease;
     use roster_shared::model::ImportId;
 
     let (world, _api, _group, id) = a_queued_import("queued.csv").await;
@@ -788,15 +798,7 @@ async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alo
         .expect("running");
     claimed_chunk_0(&db, &id, &[(2, 2), (3, 3), (4, 4)]).await;
     // Chunk 2's worker dies at once: its lease expires.
-    let dead = Lease {
-        import_id: ImportId(id.clone()),
-        chunk_no: 2,
-        owner: "dead-worker".into(),
-    };
-    db.claim_chunk(&dead, 1)
-        .await
-        .expect("claim")
-        .expect("chunk claimed");
+    claimed(&db, &id, 2, "dead-worker", 1).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
 
     // Chunk 1 was sent long ago, but the import's chunks are being claimed: it is

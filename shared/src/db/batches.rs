@@ -367,7 +367,7 @@ impl Db {
                 statements::insert_technicians(self.engine, org, &lease.import_id, now, &creates)?
                     .fetch_all(&mut *tx)
                     .await?;
-            record_creations(creates, inserted, &mut outcomes);
+            record_creations(by_email_key(creates, inserted), &mut outcomes);
         }
 
         for (id, t) in &updates {
@@ -574,7 +574,7 @@ async fn insert_outcomes(
     chunk: Option<i64>,
     outcomes: &[RowOutcome],
 ) -> DbResult<Counts> {
-    let mut counts = Counts::default();
+    let counts = Counts::of(outcomes);
     if !outcomes.is_empty() {
         // No ON CONFLICT: an outcome that exists already means another worker did
         // this row, and the whole transaction must roll back.
@@ -590,17 +590,12 @@ async fn insert_outcomes(
                  value -> 'errors' FROM json_each($2)"
             }
         };
-        for o in outcomes {
-            counts.add(o.status);
-        }
         let rows: Vec<OutcomeJson<'_>> = outcomes.iter().map(OutcomeJson::from).collect();
         sqlx::query(sql)
             .bind(&import.0)
             .bind(serde_json::to_string(&rows).map_err(json_error)?)
             .execute(&mut **tx)
             .await?;
-    }
-    if counts.processed() > 0 {
         statements::add_counts(import, chunk, &counts)
             .execute(&mut **tx)
             .await?;
@@ -666,22 +661,20 @@ impl<'a> From<&'a RowOutcome> for OutcomeJson<'a> {
     }
 }
 
-/// The outcomes of a batch's creations, given what the insert returned as
-/// (id, email_key): `created` with its id, or `email_taken` for a row the insert
-/// skipped (another import took the email since the batch looked).
+/// The outcomes of a batch's creations, each with the id it was created under:
+/// `created`, or `email_taken` for a row the insert skipped (`None`: another
+/// import took the email since the batch looked).
 pub(super) fn record_creations(
-    creates: Vec<TechnicianWrite>,
-    inserted: Vec<(i64, String)>,
+    created: impl IntoIterator<Item = (Option<i64>, TechnicianWrite)>,
     outcomes: &mut Vec<RowOutcome>,
 ) {
-    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, key)| (key, id)).collect();
-    for t in creates {
-        outcomes.push(match ids.get(&t.email_key) {
+    for (id, t) in created {
+        outcomes.push(match id {
             Some(id) => RowOutcome {
                 row: t.row,
                 email: t.email,
                 status: RowStatus::Created,
-                technician_id: Some(*id),
+                technician_id: Some(id),
                 errors: Vec::new(),
             },
             None => RowOutcome {
@@ -693,6 +686,18 @@ pub(super) fn record_creations(
             },
         });
     }
+}
+
+/// Pairs each creation with the id `insert_technicians` returned for its email
+/// key (`None` when the insert skipped it).
+pub(super) fn by_email_key(
+    creates: Vec<TechnicianWrite>,
+    inserted: Vec<(i64, String)>,
+) -> impl Iterator<Item = (Option<i64>, TechnicianWrite)> {
+    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, key)| (key, id)).collect();
+    creates
+        .into_iter()
+        .map(move |t| (ids.get(&t.email_key).copied(), t))
 }
 
 pub(super) fn json_error(e: serde_json::Error) -> super::DbError {

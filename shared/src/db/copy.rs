@@ -82,12 +82,8 @@ impl Db {
             match copy_in(&mut savepoint, COPY_TECHNICIANS, text.as_bytes()).await {
                 Ok(()) => {
                     savepoint.commit().await?;
-                    let inserted = ids
-                        .into_iter()
-                        .zip(&creates)
-                        .map(|(id, t)| (id, t.email_key.clone()))
-                        .collect();
-                    super::batches::record_creations(creates, inserted, &mut outcomes);
+                    let created = ids.into_iter().map(Some).zip(creates);
+                    super::batches::record_creations(created, &mut outcomes);
                 }
                 Err(e)
                     if e.as_database_error()
@@ -107,17 +103,15 @@ impl Db {
                     )?
                     .fetch_all(&mut *tx)
                     .await?;
-                    super::batches::record_creations(creates, inserted, &mut outcomes);
+                    let created = super::batches::by_email_key(creates, inserted);
+                    super::batches::record_creations(created, &mut outcomes);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
 
-        let mut counts = Counts::default();
+        let counts = Counts::of(&outcomes);
         if !outcomes.is_empty() {
-            for o in &outcomes {
-                counts.add(o.status);
-            }
             let text = outcomes_text(&lease.import_id, &outcomes)?;
             copy_in(&mut tx, COPY_OUTCOMES, text.as_bytes()).await?;
             statements::add_counts(&lease.import_id, Some(lease.chunk_no), &counts)

@@ -60,6 +60,15 @@ impl Counts {
         }
     }
 
+    /// The counts of `outcomes`.
+    pub fn of(outcomes: &[RowOutcome]) -> Self {
+        let mut counts = Self::default();
+        for o in outcomes {
+            counts.add(o.status);
+        }
+        counts
+    }
+
     pub fn processed(&self) -> i64 {
         self.created + self.updated + self.skipped + self.valid + self.failed + self.not_processed
     }
