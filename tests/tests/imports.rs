@@ -135,6 +135,107 @@ async fn embedded_rows_with_taken_emails_fail_and_the_rest_are_created() {
     rows_with_taken_emails_fail_and_the_rest_are_created(Mode::Embedded).await;
 }
 
+/// A first import into an organization with no technicians skips the per-batch
+/// existing-email lookup (the plan records `directory_empty_at_plan`), so an
+/// email taken after the plan must still fail its row alone, at the insert; a
+/// later import of the same file, planned once the organization has
+/// technicians, looks its emails up and fails every row.
+async fn an_email_taken_after_the_plan_of_a_first_import_fails_its_row_alone(mode: Mode) {
+    // OWASP hashing on one thread and 40-row chunks: the last chunk starts seconds
+    // after the plan is saved, long after this test takes its email.
+    let env = [
+        ("ROSTER_PASSWORD_HASH", "argon2id:m=19456,t=2,p=1"),
+        ("ROSTER_WORKER_CONCURRENCY", "1"),
+        ("ROSTER_CHUNK_ROWS", "40"),
+    ];
+    let world = World::start(mode, 1, &env).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let emails: Vec<String> = (0..160).map(|i| format!("tech{i}@acme.test")).collect();
+    let passwords: Vec<String> = (0..160).map(strong_password).collect();
+    let rows: Vec<(&str, &str, &str, i64)> = emails
+        .iter()
+        .zip(&passwords)
+        .map(|(e, p)| ("Tech", e.as_str(), p.as_str(), group))
+        .collect();
+    let csv = full_csv(&rows);
+    let a = api.upload("first.csv", csv.clone().into_bytes(), &[]).await;
+    assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
+    let id = a.json()["id"].as_str().unwrap().to_owned();
+
+    let db = world.db().await;
+    roster_tests::eventually(FINISH, "the plan is saved", || async {
+        let import = api.get(&format!("/v1/imports/{id}")).await.json();
+        import["total_rows"].as_i64().filter(|n| *n == 160)
+    })
+    .await;
+    sqlx::query(
+        "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
+         mobile_license, group_id, must_change_password, created_at, updated_at) \
+         SELECT org_id, 'Other', 'TECH159@acme.test', 'tech159@acme.test', 'x', 1, 1, 0, $2, 0, 0, 0 \
+         FROM imports WHERE id = $1",
+    )
+    .bind(&id)
+    .bind(group)
+    .execute(&db.pool)
+    .await
+    .expect("the other technician");
+
+    let done = api.wait_finished(&id, FINISH).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["counts"]["created"], 159, "{done}");
+    assert_eq!(done["failed_rows"], 1, "{done}");
+    let failed = api
+        .get(&format!("/v1/imports/{id}/rows?status=failed"))
+        .await
+        .json();
+    let failed = failed["items"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["row"], 161);
+    assert_eq!(failed[0]["errors"][0]["code"], "email_taken");
+    let empty_at_plan = |id: String| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(directory_empty_at_plan AS BIGINT) FROM imports WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("flag")
+        }
+    };
+    assert_eq!(
+        empty_at_plan(id.clone()).await,
+        1,
+        "planned into an empty organization"
+    );
+
+    // The same file again: the organization has technicians now.
+    let a = api.upload("again.csv", csv.into_bytes(), &[]).await;
+    let again = a.json()["id"].as_str().unwrap().to_owned();
+    let done = api.wait_finished(&again, FINISH).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["failed_rows"], 160, "{done}");
+    assert_eq!(done["counts"]["created"], 0, "{done}");
+    assert_eq!(empty_at_plan(again).await, 0);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM technicians")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 160);
+}
+
+#[tokio::test]
+async fn cluster_an_email_taken_after_the_plan_of_a_first_import_fails_its_row_alone() {
+    an_email_taken_after_the_plan_of_a_first_import_fails_its_row_alone(Mode::Cluster).await;
+}
+
+#[tokio::test]
+async fn embedded_an_email_taken_after_the_plan_of_a_first_import_fails_its_row_alone() {
+    an_email_taken_after_the_plan_of_a_first_import_fails_its_row_alone(Mode::Embedded).await;
+}
+
 async fn no_password_is_left_anywhere_after_an_import(mode: Mode) {
     let world = World::start(mode, 1, &[]).await;
     let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
@@ -636,6 +737,75 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
         (counts.created, counts.failed, counts.processed()),
         (2, 1, 3)
     );
+}
+
+/// On PostgreSQL an outcome's import is checked once per statement by triggers
+/// (migration 0005), not by a foreign key per row. They must keep what the key
+/// promised: an outcome of a missing import fails (23503), the import is locked
+/// against deletion until the writer commits, and deleting it (here through its
+/// organization) deletes its outcomes.
+#[tokio::test]
+async fn cluster_an_outcome_needs_its_import_and_goes_with_it() {
+    let (world, _api, _group, id) = a_queued_import("outcomes.csv").await;
+    let db = world.db().await;
+    let outcome = "INSERT INTO import_rows (import_id, row_no, email, status, technician_id, errors) \
+                   VALUES ($1, $2, 'a@acme.test', 'failed', NULL, '[]')";
+
+    let missing = sqlx::query(outcome)
+        .bind("no-such-import")
+        .bind(2i64)
+        .execute(&db.pool)
+        .await
+        .expect_err("an outcome of no import");
+    let code = missing.as_database_error().and_then(|d| d.code());
+    assert_eq!(code.as_deref(), Some("23503"), "{missing}");
+
+    // A writer holds the import until it commits: a delete waits for it.
+    let mut writer = db.pool.begin().await.expect("writer");
+    sqlx::query(outcome)
+        .bind(&id)
+        .bind(2i64)
+        .execute(&mut *writer)
+        .await
+        .expect("an outcome of the import");
+    let mut deleter = db.pool.begin().await.expect("deleter");
+    sqlx::raw_sql("SET LOCAL lock_timeout = '300ms'")
+        .execute(&mut *deleter)
+        .await
+        .expect("lock timeout");
+    let blocked = sqlx::query(
+        "DELETE FROM organizations WHERE id = (SELECT org_id FROM imports WHERE id = $1)",
+    )
+    .bind(&id)
+    .execute(&mut *deleter)
+    .await
+    .expect_err("the import is locked by its writer");
+    let code = blocked.as_database_error().and_then(|d| d.code());
+    assert_eq!(code.as_deref(), Some("55P03"), "{blocked}");
+    deleter.rollback().await.expect("rollback");
+    writer.commit().await.expect("commit");
+
+    let outcomes = "SELECT COUNT(*) FROM import_rows WHERE import_id = $1";
+    let count: i64 = sqlx::query_scalar(outcomes)
+        .bind(&id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+    let deleted = sqlx::query(
+        "DELETE FROM organizations WHERE id = (SELECT org_id FROM imports WHERE id = $1)",
+    )
+    .bind(&id)
+    .execute(&db.pool)
+    .await
+    .expect("delete the organization");
+    assert_eq!(deleted.rows_affected(), 1);
+    let count: i64 = sqlx::query_scalar(outcomes)
+        .bind(&id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 0, "the outcomes went with their import");
 }
 
 /// The existing-email lookup runs once per batch as the import fills the table.

@@ -32,6 +32,9 @@ pub struct ImportRecord {
     pub has_result: bool,
     pub files_purged: bool,
     pub cancel_requested: bool,
+    /// The organization had no technicians when the plan was saved: with
+    /// `on_existing = fail`, batches skip the existing-email lookup (migration 0004).
+    pub directory_empty_at_plan: bool,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -111,7 +114,7 @@ const IMPORT_COLUMNS: &str = "id, org_id, admin_id, status, file_name, format, l
      failed_rows + (SELECT CAST(COALESCE(SUM(c.failed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS failed_rows, \
      not_processed_rows + (SELECT CAST(COALESCE(SUM(c.not_processed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS not_processed_rows, \
      chunk_count, chunks_done, error_code, error_message, has_result, files_purged, \
-     cancel_requested, created_at, started_at, finished_at";
+     cancel_requested, directory_empty_at_plan, created_at, started_at, finished_at";
 
 fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
     let status: String = row.try_get("status")?;
@@ -150,6 +153,7 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
         has_result: flag(row.try_get("has_result")?),
         files_purged: flag(row.try_get("files_purged")?),
         cancel_requested: flag(row.try_get("cancel_requested")?),
+        directory_empty_at_plan: flag(row.try_get("directory_empty_at_plan")?),
         created_at: row.try_get("created_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,

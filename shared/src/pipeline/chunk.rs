@@ -292,13 +292,16 @@ async fn judge(
         }
     }
 
-    let keys: Vec<String> = valid.iter().map(|(_, t)| t.email_key.clone()).collect();
-    let existing: HashMap<String, i64> = ctx
-        .db
-        .existing_emails(import.org_id, &keys)
-        .await?
-        .into_iter()
-        .collect();
+    let existing: HashMap<String, i64> = if looks_up_emails(import) {
+        let keys: Vec<String> = valid.iter().map(|(_, t)| t.email_key.clone()).collect();
+        ctx.db
+            .existing_emails(import.org_id, &keys)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut pending = Vec::new();
     for (row, t) in valid {
         let found = existing.get(&t.email_key).copied();
@@ -329,6 +332,18 @@ async fn judge(
         }
     }
     Ok(Judged { outcomes, pending })
+}
+
+/// Whether a batch must look up which of its emails the organization has. Not
+/// when the organization had no technicians at plan time and a taken email is
+/// to fail: plan failed every repeated email of the file, so only another
+/// import (or an edit) can take one of these emails meanwhile, and the insert
+/// turns that row into `email_taken`, the very outcome the lookup would give.
+/// It saves an index probe a row, which is most of a first, large import into
+/// a new organization; the price is hashing a row whose email is taken in such
+/// a race. A dry run inserts nothing, so it always looks.
+fn looks_up_emails(import: &ImportRecord) -> bool {
+    import.dry_run || !import.directory_empty_at_plan || import.on_existing != OnExisting::Fail
 }
 
 /// Hashes a judged batch's passwords on the hashing pool. Each password moves
