@@ -5,6 +5,10 @@
 //! through [`Password::expose`]. What is stored is a PHC string made by
 //! [`HashScheme::hash`] (Argon2id by default, with OWASP's minimum cost).
 
+mod memory;
+
+pub use memory::HashMemory;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -132,10 +136,10 @@ impl HashScheme {
     /// scheme's memory cost once and reused by later calls. A hashing thread that
     /// keeps its own `memory` allocates nothing per password: allocating and
     /// freeing the whole cost (19 MiB at OWASP cost) for every hash makes the
-    /// allocator keep hundreds of megabytes it does not give back.
-    pub fn hash_in(&self, password: &Password, memory: &mut Vec<argon2::Block>) -> String {
-        memory.resize(self.params.block_count(), argon2::Block::default());
-        self.phc_in(password, memory)
+    /// allocator keep hundreds of megabytes it does not give back. On Linux the
+    /// memory is in huge pages ([`HashMemory`]).
+    pub fn hash_in(&self, password: &Password, memory: &mut HashMemory) -> String {
+        self.phc_in(password, memory.blocks(self.params.block_count()))
             .expect("argon2id accepts any password under 4 GiB with parsed costs")
     }
 
@@ -263,7 +267,7 @@ mod tests {
     #[test]
     fn hashing_in_reused_memory_gives_verifiable_distinct_hashes() {
         let scheme: HashScheme = "argon2id:m=256,t=1,p=1".parse().unwrap();
-        let mut memory = Vec::new();
+        let mut memory = HashMemory::new();
         let password = Password::new("Reused-Memory-Works-42".into());
         let first = scheme.hash_in(&password, &mut memory);
         let second = scheme.hash_in(&password, &mut memory);
@@ -275,6 +279,11 @@ mod tests {
         assert!(HashScheme::verify("Reused-Memory-Works-42", &first));
         assert!(HashScheme::verify("Reused-Memory-Works-42", &second));
         assert!(!HashScheme::verify("Reused-Memory-Works-43", &first));
-        assert_eq!(memory.len(), 256);
+        // A larger cost in the same memory (it grows), then the small one again.
+        let owasp = HashScheme::default_owasp();
+        let large = owasp.hash_in(&password, &mut memory);
+        assert!(HashScheme::verify("Reused-Memory-Works-42", &large));
+        let third = scheme.hash_in(&password, &mut memory);
+        assert!(HashScheme::verify("Reused-Memory-Works-42", &third));
     }
 }

@@ -69,7 +69,7 @@ fn chunk_rows_for(cost: Duration) -> usize {
 /// A fixed pool of `worker_concurrency` hashing threads for the whole process.
 ///
 /// Dedicated threads, each with its own argon2 working memory allocated once
-/// (`HashScheme::hash_in`): a worker's hashing memory stays `threads × m`
+/// (`HashScheme::hash_in`, in huge pages on Linux): a worker's hashing memory stays `threads × m`
 /// (38 MiB for two threads at OWASP cost). Allocating the cost per hash on
 /// tokio's blocking pool made the allocator keep 250-300 MB. It also keeps
 /// hashing off the threads that renew leases and answer the queue.
@@ -93,7 +93,7 @@ struct Batch {
 
 impl Batch {
     /// Hashes passwords of this batch until none is left.
-    fn work(&self, scheme: &crate::password::HashScheme, memory: &mut Vec<argon2::Block>) {
+    fn work(&self, scheme: &crate::password::HashScheme, memory: &mut crate::password::HashMemory) {
         loop {
             let next = lock(&self.todo).next();
             let Some((i, password)) = next else {
@@ -132,7 +132,7 @@ impl HashPool {
                 .name(format!("roster-hash-{n}"))
                 .spawn(move || {
                     // This thread's argon2 working memory, allocated once.
-                    let mut memory = Vec::new();
+                    let mut memory = crate::password::HashMemory::new();
                     loop {
                         // One thread at a time waits for the next batch; the others wait
                         // for the lock. The pool ends when its sender is dropped.

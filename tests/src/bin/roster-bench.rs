@@ -335,7 +335,7 @@ fn hash_floor(scheme: &HashScheme, rows: &[Row], threads: usize) -> (Duration, V
                 s.spawn(|| {
                     // Argon2's working memory, allocated once per thread as the
                     // workers' hashing pool does.
-                    let mut memory = Vec::new();
+                    let mut memory = roster_shared::password::HashMemory::new();
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
