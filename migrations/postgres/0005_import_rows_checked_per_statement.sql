@@ -18,9 +18,13 @@
 -- * an import's id cannot change while it could have outcomes (the foreign key
 --   had no ON UPDATE action; ids never change).
 -- SQLite keeps its foreign key: there it is an index probe, not a query.
+-- Unlike the key, TRUNCATE imports does not reach import_rows (nothing truncates
+-- imports). The functions resolve tables through the search_path of this
+-- migration, whoever writes.
 ALTER TABLE import_rows DROP CONSTRAINT import_rows_import_id_fkey;
 
-CREATE FUNCTION import_rows_check_import() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION import_rows_check_import() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 DECLARE
     missing TEXT;
 BEGIN
@@ -47,7 +51,8 @@ CREATE TRIGGER import_rows_check_import_on_update
     AFTER UPDATE ON import_rows REFERENCING NEW TABLE AS written
     FOR EACH STATEMENT EXECUTE FUNCTION import_rows_check_import();
 
-CREATE FUNCTION imports_delete_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION imports_delete_rows() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM import_rows r USING gone g WHERE r.import_id = g.id;
     RETURN NULL;
@@ -58,7 +63,8 @@ CREATE TRIGGER imports_delete_rows
     AFTER DELETE ON imports REFERENCING OLD TABLE AS gone
     FOR EACH STATEMENT EXECUTE FUNCTION imports_delete_rows();
 
-CREATE FUNCTION imports_keep_id() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION imports_keep_id() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     RAISE foreign_key_violation USING
         MESSAGE = format('imports: the id of import %s cannot change', OLD.id),

@@ -760,6 +760,39 @@ async fn cluster_an_outcome_needs_its_import_and_goes_with_it() {
     let code = missing.as_database_error().and_then(|d| d.code());
     assert_eq!(code.as_deref(), Some("23503"), "{missing}");
 
+    // `COPY`, as the workers write outcomes, is checked the same way.
+    let url = world
+        .env()
+        .into_iter()
+        .find_map(|(k, v)| (k == "ROSTER_DATABASE_URL").then_some(v))
+        .expect("database url");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .expect("PostgreSQL");
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY import_rows (import_id, row_no, email, status, technician_id, errors) FROM STDIN",
+        )
+        .await
+        .expect("copy");
+    copy.send(b"no-such-import\t5\ta@acme.test\tfailed\t\\N\t[]\n".as_slice())
+        .await
+        .expect("copy data");
+    let copied = copy
+        .finish()
+        .await
+        .expect_err("a copied outcome of no import");
+    let code = copied.as_database_error().and_then(|d| d.code());
+    assert_eq!(code.as_deref(), Some("23503"), "{copied}");
+    // An import's id cannot change.
+    let renamed = sqlx::query("UPDATE imports SET id = 'renamed' WHERE id = $1")
+        .bind(&id)
+        .execute(&db.pool)
+        .await
+        .expect_err("an import's id is fixed");
+    let code = renamed.as_database_error().and_then(|d| d.code());
+    assert_eq!(code.as_deref(), Some("23503"), "{renamed}");
+
     // A writer holds the import until it commits: a delete waits for it.
     let mut writer = db.pool.begin().await.expect("writer");
     sqlx::query(outcome)

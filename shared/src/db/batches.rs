@@ -663,7 +663,8 @@ impl<'a> From<&'a RowOutcome> for OutcomeJson<'a> {
 
 /// The outcomes of a batch's creations, each with the id it was created under:
 /// `created`, or `email_taken` for a row the insert skipped (`None`: another
-/// import took the email since the batch looked).
+/// import took the email since the batch looked, or since the plan when the
+/// batch did not look).
 pub(super) fn record_creations(
     created: impl IntoIterator<Item = (Option<i64>, TechnicianWrite)>,
     outcomes: &mut Vec<RowOutcome>,

@@ -8,7 +8,8 @@
 //! It keeps every rule of `commit_batch`: one transaction renews the lease first,
 //! then writes the technicians, their outcomes and the import's counters. `COPY`
 //! cannot skip a taken email, so the technicians go in under a savepoint: an
-//! email another import took since this batch looked (a rare race) rolls the
+//! email another import took since this batch looked (a race; a first import
+//! into an empty organization does not look, see `pipeline::chunk`) rolls the
 //! savepoint back, and the batch's creations go through the general statement,
 //! which turns that row into `email_taken` and creates the others. Ids come
 //! from the table's sequence first, so each outcome names its technician without

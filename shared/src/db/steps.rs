@@ -114,8 +114,8 @@ impl Db {
     }
 
     /// Records the plan: layout, header, total rows and the chunks, all at once,
-    /// and whether the organization has any technician at this moment
-    /// (`directory_empty_at_plan`).
+    /// and whether the organization has no technician and no other import
+    /// under way at this moment (`directory_empty_at_plan`).
     pub async fn save_plan(
         &self,
         id: &ImportId,
@@ -132,7 +132,9 @@ impl Db {
             "UPDATE imports SET layout = $1, header = $2, total_rows = $3, chunk_count = $4, \
              lease_owner = NULL, lease_until = NULL, enqueued_at = $5, \
              directory_empty_at_plan = CASE WHEN EXISTS \
-             (SELECT 1 FROM technicians t WHERE t.org_id = imports.org_id) THEN 0 ELSE 1 END \
+             (SELECT 1 FROM technicians t WHERE t.org_id = imports.org_id) OR EXISTS \
+             (SELECT 1 FROM imports o WHERE o.org_id = imports.org_id AND o.id <> imports.id \
+             AND o.status IN ('queued', 'running')) THEN 0 ELSE 1 END \
              WHERE id = $6 AND lease_owner = $7 AND chunk_count IS NULL",
         )
         .bind(layout.as_str())

@@ -6,7 +6,7 @@
 use super::hashing::batch_rows;
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
-use crate::db::{ImportRecord, Lease, RowOutcome, Scope, TechnicianWrite};
+use crate::db::{ImportRecord, Lease, LicenseSeats, RowOutcome, Scope, TechnicianWrite};
 use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
 use crate::password::Password;
 use crate::queue::Job;
@@ -20,6 +20,8 @@ struct Directory {
     groups: HashSet<i64>,
     scope: Scope,
     force_password_change: bool,
+    /// Whether batches look up the emails the organization has (`looks_up_emails`).
+    look_up_emails: bool,
 }
 
 pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Result<(), StepError> {
@@ -141,6 +143,12 @@ async fn load_directory(ctx: &Context, import: &ImportRecord) -> Result<Director
         groups: ctx.db.group_ids(import.org_id).await?,
         scope,
         force_password_change: settings.force_password_change,
+        look_up_emails: looks_up_emails(
+            import.dry_run,
+            import.directory_empty_at_plan,
+            import.on_existing,
+            &settings.licenses,
+        ),
     })
 }
 
@@ -292,7 +300,7 @@ async fn judge(
         }
     }
 
-    let existing: HashMap<String, i64> = if looks_up_emails(import) {
+    let existing: HashMap<String, i64> = if directory.look_up_emails {
         let keys: Vec<String> = valid.iter().map(|(_, t)| t.email_key.clone()).collect();
         ctx.db
             .existing_emails(import.org_id, &keys)
@@ -335,15 +343,23 @@ async fn judge(
 }
 
 /// Whether a batch must look up which of its emails the organization has. Not
-/// when the organization had no technicians at plan time and a taken email is
-/// to fail: plan failed every repeated email of the file, so only another
-/// import (or an edit) can take one of these emails meanwhile, and the insert
-/// turns that row into `email_taken`, the very outcome the lookup would give.
-/// It saves an index probe a row, which is most of a first, large import into
-/// a new organization; the price is hashing a row whose email is taken in such
-/// a race. A dry run inserts nothing, so it always looks.
-fn looks_up_emails(import: &ImportRecord) -> bool {
-    import.dry_run || !import.directory_empty_at_plan || import.on_existing != OnExisting::Fail
+/// when, at plan time, the organization had no technicians and no other import
+/// under way (`directory_empty_at_plan`), a taken email is to fail, and seats
+/// are unlimited: plan failed every repeated email of the file, so only a race
+/// (another import started later, or an edit) can take one of these emails,
+/// and the insert turns that row into `email_taken`, the outcome the lookup
+/// would give. It saves an index probe a row, most of a first, large import
+/// into a new organization; the price is hashing the rows such a race took. A
+/// dry run inserts nothing, so it always looks; with limited seats a taken
+/// email must not be charged a seat before the insert skips it.
+fn looks_up_emails(
+    dry_run: bool,
+    directory_empty_at_plan: bool,
+    on_existing: OnExisting,
+    seats: &LicenseSeats,
+) -> bool {
+    let unlimited = seats.standard_seats.is_none() && seats.mobile_seats.is_none();
+    dry_run || !directory_empty_at_plan || on_existing != OnExisting::Fail || !unlimited
 }
 
 /// Hashes a judged batch's passwords on the hashing pool. Each password moves
@@ -455,7 +471,42 @@ fn record_email(record: &Record) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::split_owned;
+    use super::{looks_up_emails, split_owned};
+    use crate::db::LicenseSeats;
+    use crate::model::OnExisting;
+
+    #[test]
+    fn only_a_first_failing_import_with_unlimited_seats_skips_the_lookup() {
+        let unlimited = LicenseSeats {
+            standard_seats: None,
+            mobile_seats: None,
+        };
+        let limited = LicenseSeats {
+            standard_seats: None,
+            mobile_seats: Some(5),
+        };
+        assert!(!looks_up_emails(false, true, OnExisting::Fail, &unlimited));
+        assert!(
+            looks_up_emails(true, true, OnExisting::Fail, &unlimited),
+            "dry run"
+        );
+        assert!(
+            looks_up_emails(false, false, OnExisting::Fail, &unlimited),
+            "had technicians"
+        );
+        assert!(
+            looks_up_emails(false, true, OnExisting::Skip, &unlimited),
+            "skip"
+        );
+        assert!(
+            looks_up_emails(false, true, OnExisting::Update, &unlimited),
+            "update"
+        );
+        assert!(
+            looks_up_emails(false, true, OnExisting::Fail, &limited),
+            "seats"
+        );
+    }
 
     #[test]
     fn split_owned_keeps_order_and_sizes() {
