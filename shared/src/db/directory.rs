@@ -95,6 +95,13 @@ pub struct LicenseSeats {
     pub mobile_seats: Option<i64>,
 }
 
+impl LicenseSeats {
+    /// Neither kind of seat is limited (the default).
+    pub fn unlimited(&self) -> bool {
+        self.standard_seats.is_none() && self.mobile_seats.is_none()
+    }
+}
+
 /// A technician as the API shows it (the password hash never leaves the database).
 #[derive(Debug, Clone, Serialize)]
 pub struct Technician {

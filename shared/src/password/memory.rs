@@ -36,7 +36,10 @@ impl HashMemory {
     pub fn blocks(&mut self, count: usize) -> &mut [Block] {
         #[cfg(target_os = "linux")]
         {
-            if self.mapped.as_ref().is_none_or(|m| m.count() < count) {
+            // Mapped again only when neither region holds `count` blocks: once a
+            // mapping failed, the fallback grows instead of mapping per hash.
+            if self.mapped.as_ref().is_none_or(|m| m.count() < count) && self.fallback.len() < count
+            {
                 self.mapped = None; // unmapped before the larger one is mapped
                 self.mapped = linux::Mapped::new(count);
             }

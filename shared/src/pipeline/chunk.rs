@@ -358,8 +358,7 @@ fn looks_up_emails(
     on_existing: OnExisting,
     seats: &LicenseSeats,
 ) -> bool {
-    let unlimited = seats.standard_seats.is_none() && seats.mobile_seats.is_none();
-    dry_run || !directory_empty_at_plan || on_existing != OnExisting::Fail || !unlimited
+    dry_run || !directory_empty_at_plan || on_existing != OnExisting::Fail || !seats.unlimited()
 }
 
 /// Hashes a judged batch's passwords on the hashing pool. Each password moves
