@@ -169,17 +169,7 @@ async fn an_email_taken_after_the_plan_of_a_first_import_fails_its_row_alone(mod
         import["total_rows"].as_i64().filter(|n| *n == 160)
     })
     .await;
-    sqlx::query(
-        "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
-         mobile_license, group_id, must_change_password, created_at, updated_at) \
-         SELECT org_id, 'Other', 'TECH159@acme.test', 'tech159@acme.test', 'x', 1, 1, 0, $2, 0, 0, 0 \
-         FROM imports WHERE id = $1",
-    )
-    .bind(&id)
-    .bind(group)
-    .execute(&db.pool)
-    .await
-    .expect("the other technician");
+    another_technician(&db, group, "TECH159@acme.test").await;
 
     let done = api.wait_finished(&id, FINISH).await;
     assert_eq!(done["status"], "completed", "{done}");
@@ -507,6 +497,23 @@ async fn a_queued_import(file_name: &str) -> (World, Client, i64, String) {
     (world, api, group, id)
 }
 
+/// A technician that someone else creates in `group`'s organization, outside any
+/// import: the way an email gets taken in a race. Returns its id.
+async fn another_technician(db: &roster_shared::db::Db, group: i64, email: &str) -> i64 {
+    sqlx::query_scalar(
+        "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
+         mobile_license, group_id, must_change_password, created_at, updated_at) \
+         SELECT org_id, 'Other', $2, $3, 'x', 1, 1, 0, id, 0, 0, 0 FROM technician_groups WHERE id = $1 \
+         RETURNING id",
+    )
+    .bind(group)
+    .bind(email)
+    .bind(email.to_lowercase())
+    .fetch_one(&db.pool)
+    .await
+    .expect("the other technician")
+}
+
 /// Plays the planner and then a worker of `id`: records its chunks (pending, sent
 /// long ago), each `(first_row, last_row)` in order from chunk 0, and claims chunk 0
 /// for "test-worker" with a lease of 60 s.
@@ -661,16 +668,7 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
     assert_eq!(sso, "sso\\id");
 
     // Someone else takes an email between the batch's lookup and its commit.
-    let other: i64 = sqlx::query_scalar(
-        "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
-         mobile_license, group_id, must_change_password, created_at, updated_at) \
-         VALUES ($1, 'Other', 'taken@acme.test', 'taken@acme.test', 'x', 1, 1, 0, $2, 0, 0, 0) RETURNING id",
-    )
-    .bind(org)
-    .bind(group)
-    .fetch_one(&db.pool)
-    .await
-    .expect("the other technician");
+    let other = another_technician(&db, group, "taken@acme.test").await;
     let counts = db
         .commit_batch(
             &lease,
@@ -761,12 +759,7 @@ async fn cluster_an_outcome_needs_its_import_and_goes_with_it() {
     assert_eq!(code.as_deref(), Some("23503"), "{missing}");
 
     // `COPY`, as the workers write outcomes, is checked the same way.
-    let url = world
-        .env()
-        .into_iter()
-        .find_map(|(k, v)| (k == "ROSTER_DATABASE_URL").then_some(v))
-        .expect("database url");
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&world.database_url)
         .await
         .expect("PostgreSQL");
     let mut copy = conn
