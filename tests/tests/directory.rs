@@ -1188,3 +1188,103 @@ async fn cluster_concurrent_imports_never_exceed_the_seats() {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// Short-layout CSV rows (Name, Email, Password).
+fn short_csv(rows: &[(&str, &str, &str)]) -> String {
+    let mut csv = String::from("Name,Email,Password\n");
+    for (name, email, password) in rows {
+        csv.push_str(&format!("{name},{email},{password}\n"));
+    }
+    csv
+}
+
+/// An admin's import may update, skip or confirm only the technicians it may
+/// see: one in another group of the organization is, to it, an email taken,
+/// whatever `on_existing` and `dry_run` say, and the row does not say where
+/// that technician lives. Nothing about the technician changes.
+async fn imports_touch_only_technicians_in_the_callers_scope(mode: Mode) {
+    let world = World::start(mode, 1, &[]).await;
+    let (cast, groups) = cast(&world).await;
+    let done = import(
+        &cast.master,
+        full_csv(&[
+            (
+                "Fa Other",
+                "fa@acme.test",
+                &strong_password(1),
+                groups.other,
+            ),
+            ("Di Root", "di@acme.test", &strong_password(2), groups.root),
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(done["counts"]["created"], 2, "{done}");
+    let fa = technician_id(&cast.master, "fa@acme.test").await;
+    let before = cast
+        .master
+        .get(&format!("/v1/technicians/{fa}"))
+        .await
+        .json();
+
+    let file = short_csv(&[
+        ("Taken Over", "FA@acme.test", &strong_password(3)),
+        ("Di Renamed", "di@acme.test", &strong_password(4)),
+    ]);
+    let root = groups.root.to_string();
+    for fields in [
+        vec![("on_existing", "update")],
+        vec![("on_existing", "skip")],
+        vec![("on_existing", "fail")],
+        vec![("on_existing", "update"), ("dry_run", "true")],
+        vec![("on_existing", "fail"), ("dry_run", "true")],
+    ] {
+        let mut fields = fields;
+        fields.push(("group_id", &root));
+        let done = import(&cast.inside, file.clone(), &fields).await;
+        let id = done["id"].as_str().unwrap();
+        let rows = cast.inside.all_rows(id).await;
+        assert_eq!(rows[0]["status"], "failed", "{fields:?}: {rows:?}");
+        assert_eq!(rows[0]["technician_id"], Value::Null, "{fields:?}");
+        assert_eq!(rows[0]["errors"][0]["field"], "Email", "{fields:?}");
+        assert_eq!(rows[0]["errors"][0]["code"], "email_taken", "{fields:?}");
+        let message = rows[0]["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            !message.contains("Other") && !message.contains(&groups.other.to_string()),
+            "{fields:?}: the message names where the technician lives: {message}"
+        );
+        // The technician in scope is another matter: the mode applies to it.
+        let want = match (fields[0].1, fields.len() == 3) {
+            ("fail", _) => "failed",
+            (_, true) => "valid",
+            ("update", false) => "updated",
+            _ => "skipped",
+        };
+        assert_eq!(rows[1]["status"], want, "{fields:?}: {rows:?}");
+        let (sheet, _) = cast.inside.result_sheet(id).await;
+        assert!(sheet[1][3].starts_with("Error: Email: "), "{sheet:?}");
+    }
+    let after = cast
+        .master
+        .get(&format!("/v1/technicians/{fa}"))
+        .await
+        .json();
+    assert_eq!(after, before, "the technician outside the scope changed");
+    let di = technician_id(&cast.master, "di@acme.test").await;
+    let di = cast
+        .master
+        .get(&format!("/v1/technicians/{di}"))
+        .await
+        .json();
+    assert_eq!(di["name"], "Di Renamed");
+}
+
+#[tokio::test]
+async fn embedded_imports_touch_only_technicians_in_the_callers_scope() {
+    imports_touch_only_technicians_in_the_callers_scope(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn cluster_imports_touch_only_technicians_in_the_callers_scope() {
+    imports_touch_only_technicians_in_the_callers_scope(Mode::Cluster).await;
+}

@@ -916,6 +916,7 @@ async fn cluster_the_email_lookup_probes_the_unique_index_once_per_key() {
         .expect("lookup");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "t7@acme.test");
+    assert_eq!(found[0].1.group_id, group);
 }
 
 /// A plan sends its finalize and then its chunks, often all within one

@@ -7,7 +7,7 @@
 use super::imports::{Counts, RowOutcome};
 use super::steps::ChunkPlan;
 use super::{Db, DbResult, Engine, flag};
-use crate::model::{FieldError, ImportId, OrgId, RowStatus};
+use crate::model::{FieldError, GroupId, ImportId, OrgId, RowStatus};
 use crate::time::now_ms;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
@@ -19,8 +19,8 @@ use std::collections::HashMap;
 /// lateral subquery (kept a subquery by `OFFSET 0`) is what fixes that order: as a
 /// plain join, planned while the table was small, PostgreSQL read the whole
 /// organization instead, by a hash join or with the technicians outside.
-pub const EXISTING_EMAILS_POSTGRES: &str = "SELECT t.email_key, t.id FROM json_array_elements_text($2::json) AS k(key) \
-     CROSS JOIN LATERAL (SELECT email_key, id FROM technicians WHERE org_id = $1 AND email_key = k.key OFFSET 0) AS t";
+pub const EXISTING_EMAILS_POSTGRES: &str = "SELECT t.email_key, t.id, t.group_id FROM json_array_elements_text($2::json) AS k(key) \
+     CROSS JOIN LATERAL (SELECT email_key, id, group_id FROM technicians WHERE org_id = $1 AND email_key = k.key OFFSET 0) AS t";
 /// What `EXISTING_EMAILS_POSTGRES` is planned under: afresh for each batch
 /// (sqlx prepares a statement once per connection, and PostgreSQL would then keep
 /// one generic plan for good, made while an organization's first import had
@@ -33,7 +33,7 @@ pub const EXISTING_EMAILS_PLANNER_POSTGRES: &str = "SET LOCAL plan_cache_mode = 
 /// outer loop, each a search of the unique index. (With JOIN it scanned the
 /// organization's technicians and re-read the JSON for each one: 1.5 s a batch
 /// at a few thousand technicians.)
-const EXISTING_EMAILS_SQLITE: &str = "SELECT t.email_key, t.id FROM json_each($2) AS k \
+const EXISTING_EMAILS_SQLITE: &str = "SELECT t.email_key, t.id, t.group_id FROM json_each($2) AS k \
      CROSS JOIN technicians t ON t.org_id = $1 AND t.email_key = k.value";
 
 /// Renews a chunk's lease, and so proves it is still the caller's: the first
@@ -185,6 +185,20 @@ pub struct TechnicianWrite {
 }
 
 /// The lease a worker holds on a chunk.
+/// A technician the organization has under an email a row carries: which one,
+/// and the group it was in when looked up (scope is judged on that group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Existing {
+    pub id: i64,
+    pub group_id: GroupId,
+}
+
+impl Existing {
+    fn keyed((email_key, id, group_id): (String, i64, GroupId)) -> (String, Existing) {
+        (email_key, Existing { id, group_id })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Lease {
     pub import_id: ImportId,
@@ -284,7 +298,7 @@ impl Db {
         .await?)
     }
 
-    /// Existing technicians of `org` among `email_keys`: (email_key, id).
+    /// Existing technicians of `org` among `email_keys`, with the group each is in.
     ///
     /// The keys travel as one JSON array joined to `technicians` on its unique
     /// `(org_id, email_key)` index: one statement text for every batch size, so it
@@ -296,7 +310,7 @@ impl Db {
         &self,
         org: OrgId,
         email_keys: &[String],
-    ) -> DbResult<Vec<(String, i64)>> {
+    ) -> DbResult<Vec<(String, Existing)>> {
         if email_keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -313,13 +327,16 @@ impl Db {
                     .fetch_all(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Ok(found)
+                Ok(found.into_iter().map(Existing::keyed).collect())
             }
             Engine::Sqlite => Ok(sqlx::query_as(EXISTING_EMAILS_SQLITE)
                 .bind(org)
                 .bind(keys)
                 .fetch_all(&self.pool)
-                .await?),
+                .await?
+                .into_iter()
+                .map(Existing::keyed)
+                .collect()),
         }
     }
 
@@ -334,7 +351,7 @@ impl Db {
         lease_ms: i64,
         org: OrgId,
         creates: Vec<TechnicianWrite>,
-        updates: Vec<(i64, TechnicianWrite)>,
+        updates: Vec<(Existing, TechnicianWrite)>,
         outcomes: Vec<RowOutcome>,
     ) -> DbResult<Option<Counts>> {
         let (creates, mut outcomes) = match &self.copy {
@@ -370,11 +387,14 @@ impl Db {
             record_creations(by_email_key(creates, inserted), &mut outcomes);
         }
 
-        for (id, t) in &updates {
-            sqlx::query(
+        for (existing, t) in &updates {
+            // Only while the technician is still in the group the lookup saw (one
+            // the importer may reach): one moved away meanwhile is not this
+            // import's to change.
+            let updated = sqlx::query(
                 "UPDATE technicians SET name = $1, nickname = $2, email = $3, sso_id = $4, description = $5, \
                  password_hash = $6, enabled = $7, standard_license = $8, mobile_license = $9, group_id = $10, \
-                 must_change_password = $11, updated_at = $12 WHERE org_id = $13 AND id = $14",
+                 must_change_password = $11, updated_at = $12 WHERE org_id = $13 AND id = $14 AND group_id = $15",
             )
             .bind(&t.name)
             .bind(t.nickname.as_deref())
@@ -389,15 +409,27 @@ impl Db {
             .bind(i64::from(t.must_change_password))
             .bind(now)
             .bind(org)
-            .bind(id)
+            .bind(existing.id)
+            .bind(existing.group_id)
             .execute(&mut *tx)
-            .await?;
-            outcomes.push(RowOutcome {
-                row: t.row,
-                email: t.email.clone(),
-                status: RowStatus::Updated,
-                technician_id: Some(*id),
-                errors: Vec::new(),
+            .await?
+            .rows_affected();
+            outcomes.push(if updated == 1 {
+                RowOutcome {
+                    row: t.row,
+                    email: t.email.clone(),
+                    status: RowStatus::Updated,
+                    technician_id: Some(existing.id),
+                    errors: Vec::new(),
+                }
+            } else {
+                RowOutcome {
+                    row: t.row,
+                    email: t.email.clone(),
+                    status: RowStatus::Failed,
+                    technician_id: None,
+                    errors: vec![FieldError::email_taken(&t.email)],
+                }
             });
         }
 
@@ -422,9 +454,9 @@ impl Db {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         org: OrgId,
         creates: Vec<TechnicianWrite>,
-        updates: Vec<(i64, TechnicianWrite)>,
+        updates: Vec<(Existing, TechnicianWrite)>,
         outcomes: &mut Vec<RowOutcome>,
-    ) -> DbResult<(Vec<TechnicianWrite>, Vec<(i64, TechnicianWrite)>)> {
+    ) -> DbResult<(Vec<TechnicianWrite>, Vec<(Existing, TechnicianWrite)>)> {
         let lock = match self.engine {
             super::Engine::Postgres => " FOR UPDATE",
             // SQLite has one writer: the transaction is serialized already.
@@ -461,24 +493,24 @@ impl Db {
                 super::list_placeholders(2, batch.len())
             );
             let mut q = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(org);
-            for (id, _) in batch {
-                q = q.bind(*id);
+            for (existing, _) in batch {
+                q = q.bind(existing.id);
             }
             for (id, standard, mobile) in q.fetch_all(&mut **tx).await? {
                 held.insert(id, (flag(standard), flag(mobile)));
             }
         }
 
-        let mut writes: Vec<(Option<i64>, TechnicianWrite)> = creates
+        let mut writes: Vec<(Option<Existing>, TechnicianWrite)> = creates
             .into_iter()
             .map(|t| (None, t))
-            .chain(updates.into_iter().map(|(id, t)| (Some(id), t)))
+            .chain(updates.into_iter().map(|(existing, t)| (Some(existing), t)))
             .collect();
         writes.sort_by_key(|(_, t)| t.row);
         let (mut kept_creates, mut kept_updates) = (Vec::new(), Vec::new());
         for (id, t) in writes {
             let (has_standard, has_mobile) = id
-                .and_then(|id| held.get(&id).copied())
+                .and_then(|existing| held.get(&existing.id).copied())
                 .unwrap_or((false, false));
             let needs_standard = t.standard_license && !has_standard;
             let needs_mobile = t.enabled && t.mobile_license && !has_mobile;

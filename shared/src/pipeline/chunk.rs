@@ -6,7 +6,7 @@
 use super::hashing::batch_rows;
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
-use crate::db::{ImportRecord, Lease, LicenseSeats, RowOutcome, Scope, TechnicianWrite};
+use crate::db::{Existing, ImportRecord, Lease, LicenseSeats, RowOutcome, Scope, TechnicianWrite};
 use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
 use crate::password::Password;
 use crate::queue::Job;
@@ -156,7 +156,7 @@ async fn load_directory(ctx: &Context, import: &ImportRecord) -> Result<Director
 struct Pending {
     technician: NewTechnician,
     row: i64,
-    existing: Option<i64>,
+    existing: Option<Existing>,
 }
 
 /// A batch judged against the directory: the outcomes known so far and the
@@ -170,7 +170,7 @@ struct Judged {
 struct Hashed {
     outcomes: Vec<RowOutcome>,
     creates: Vec<TechnicianWrite>,
-    updates: Vec<(i64, TechnicianWrite)>,
+    updates: Vec<(Existing, TechnicianWrite)>,
 }
 
 /// Writes a chunk's rows batch by batch. Three stages overlap, one batch apart:
@@ -300,7 +300,7 @@ async fn judge(
         }
     }
 
-    let existing: HashMap<String, i64> = if directory.look_up_emails {
+    let existing: HashMap<String, Existing> = if directory.look_up_emails {
         let keys: Vec<String> = valid.iter().map(|(_, t)| t.email_key.clone()).collect();
         ctx.db
             .existing_emails(import.org_id, &keys)
@@ -314,6 +314,13 @@ async fn judge(
     for (row, t) in valid {
         let found = existing.get(&t.email_key).copied();
         match (found, import.on_existing) {
+            // A technician outside the importer's scope is not its to update, skip
+            // or even confirm: to this import its email is simply taken, and the
+            // row does not say where the technician lives.
+            (Some(e), _) if !directory.scope.allows(e.group_id) => {
+                let error = FieldError::email_taken(&t.email);
+                outcomes.push(failed_row(row, t.email, error));
+            }
             (Some(_), OnExisting::Fail) => {
                 let error = FieldError::email_taken(&t.email);
                 outcomes.push(failed_row(row, t.email, error));
@@ -322,14 +329,14 @@ async fn judge(
                 row,
                 email: t.email,
                 status: RowStatus::Skipped,
-                technician_id: Some(tech),
+                technician_id: Some(tech.id),
                 errors: vec![FieldError::new("Email", "exists", "already exists")],
             }),
             _ if import.dry_run => outcomes.push(RowOutcome {
                 row,
                 email: t.email,
                 status: RowStatus::Valid,
-                technician_id: found,
+                technician_id: found.map(|e| e.id),
                 errors: Vec::new(),
             }),
             (found, _) => pending.push(Pending {
