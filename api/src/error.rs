@@ -2,7 +2,6 @@
 //! The one place where failures become HTTP answers: 5xx bodies stay generic and
 //! the detail goes to the log.
 
-use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -104,9 +103,9 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// A JSON request body. Unlike `axum::Json`, a body that is not JSON or not the
-/// expected shape is refused as problem+json (400, 415 or 422, code
-/// `invalid_request`), like every other error.
+/// A JSON request body, read by the rules of [`crate::strict`]: a body that is
+/// not JSON (400), not declared as JSON (415), or not the expected shape (422)
+/// is refused as problem+json with code `invalid_request`, like every other error.
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -117,14 +116,33 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError::new(
-                rejection.status(),
+        let json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request",
-                rejection.body_text(),
-            )),
+                "expected a body with content type application/json",
+            ));
         }
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::new(rejection.status(), "invalid_request", rejection.body_text())
+            })?;
+        crate::strict::from_slice(&body)
+            .map(Self)
+            .map_err(|(syntax, message)| match syntax {
+                true => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message),
+                false => ApiError::invalid(message),
+            })
     }
 }
 
@@ -140,6 +158,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        crate::strict::check_query(parts.uri.query().unwrap_or_default()).map_err(|message| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        })?;
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))

@@ -5,8 +5,10 @@ pub mod auth;
 pub mod cli;
 mod demo;
 pub mod error;
+pub mod paging;
 pub mod routes;
 pub mod state;
+pub mod strict;
 
 use axum::Router;
 use axum::extract::Request;

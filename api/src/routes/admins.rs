@@ -86,8 +86,8 @@ async fn update_settings(
     let current = db.settings(caller.0.org_id).await?;
     let mut merged = serde_json::to_value(&current).map_err(ApiError::internal)?;
     merge(&mut merged, patch);
-    let settings: Settings =
-        serde_json::from_value(merged).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let settings: Settings = serde_path_to_error::deserialize(crate::strict::Strict(merged))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let p = &settings.password_policy;
     if !(1..=1024).contains(&p.min_length) || !(0..=4).contains(&p.min_strength) {
         return Err(ApiError::invalid(

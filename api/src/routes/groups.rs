@@ -30,6 +30,7 @@ struct GroupIn {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GroupPatch {
+    #[serde(default, deserialize_with = "crate::strict::not_null")]
     name: Option<String>,
     #[serde(default, deserialize_with = "super::present")]
     parent_id: Option<Option<i64>>,

@@ -4,6 +4,7 @@ use super::upload::{Spooled, check_declared, spool};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Path, Query};
+use crate::paging::{Page, Paged};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
@@ -253,35 +254,31 @@ async fn create_import(
 }
 
 #[derive(Debug, Deserialize)]
-struct Page {
+struct ListQuery {
     limit: Option<i64>,
     after: Option<String>,
     status: Option<String>,
 }
 
-fn limit(page: &Page) -> i64 {
-    page.limit.unwrap_or(100).clamp(1, 1000)
-}
-
 async fn list_imports(
     State(state): State<AppState>,
     caller: Caller,
-    Query(page): Query<Page>,
-) -> ApiResult<Json<Value>> {
-    let n = limit(&page);
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Paged<ImportOut>>> {
+    let page = Page::<ImportId>::read(query.limit, query.after.as_deref())?;
     let items = state
         .ctx
         .db
         .list_imports(
             caller.0.org_id,
             caller.own_imports(),
-            page.after.as_deref(),
-            n + 1,
+            page.after.as_ref().map(|id| id.0.as_str()),
+            page.fetch(),
         )
         .await?;
-    let next = (items.len() as i64 > n).then(|| items[n as usize - 1].id.to_string());
-    let items: Vec<ImportOut> = items.iter().take(n as usize).map(ImportOut::from).collect();
-    Ok(Json(json!({"items": items, "next": next})))
+    Ok(Json(
+        Paged::of(items, &page, |i| i.id.clone()).map(|i| ImportOut::from(&i)),
+    ))
 }
 
 async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ImportRecord> {
@@ -303,53 +300,42 @@ async fn get_import(
 }
 
 #[derive(Serialize)]
-struct RowOut<'a> {
+struct RowOut {
     row: i64,
-    email: &'a str,
+    email: String,
     status: &'static str,
     technician_id: Option<i64>,
-    errors: &'a [FieldError],
+    errors: Vec<FieldError>,
 }
 
 async fn list_rows(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(page): Query<Page>,
-) -> ApiResult<Json<Value>> {
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Paged<RowOut>>> {
     let import = find(&state, &caller, &id).await?;
-    let status = match page.status.as_deref() {
+    let status = match query.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
             RowStatus::parse(s)
                 .ok_or_else(|| ApiError::invalid(format!("status: unknown '{s}'")))?,
         ),
     };
-    let after = match page.after.as_deref() {
-        None => 0,
-        Some(a) => a
-            .parse()
-            .map_err(|_| ApiError::invalid("after: not a cursor from this list"))?,
-    };
-    let n = limit(&page);
+    let page = Page::<i64>::read(query.limit, query.after.as_deref())?;
     let rows: Vec<RowOutcome> = state
         .ctx
         .db
-        .list_rows(&import.id, status, after, n + 1)
+        .list_rows(&import.id, status, page.after.unwrap_or(0), page.fetch())
         .await?;
-    let next = (rows.len() as i64 > n).then(|| rows[n as usize - 1].row.to_string());
-    let items: Vec<RowOut> = rows
-        .iter()
-        .take(n as usize)
-        .map(|r| RowOut {
-            row: r.row,
-            email: &r.email,
-            status: r.status.as_str(),
-            technician_id: r.technician_id,
-            errors: &r.errors,
-        })
-        .collect();
-    Ok(Json(json!({"items": items, "next": next})))
+    let rows = Paged::of(rows, &page, |r| r.row);
+    Ok(Json(rows.map(|r| RowOut {
+        row: r.row,
+        email: r.email,
+        status: r.status.as_str(),
+        technician_id: r.technician_id,
+        errors: r.errors,
+    })))
 }
 
 async fn get_result(

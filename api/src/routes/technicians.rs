@@ -6,7 +6,9 @@
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, JsonBody};
 use crate::error::{Path, Query};
+use crate::paging::{Page, Paged};
 use crate::state::AppState;
+use crate::strict::not_null;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -15,7 +17,6 @@ use roster_shared::db::{Scope, Technician, TechnicianChanges, TechnicianUpdate};
 use roster_shared::password::Password;
 use roster_shared::validate::{PasswordRules, check_password};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,7 +39,7 @@ async fn list_technicians(
     State(state): State<AppState>,
     caller: Caller,
     Query(f): Query<Filter>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Paged<Technician>>> {
     let db = &state.ctx.db;
     let scope = db.scope(&caller.0).await?;
     let groups: Option<Vec<i64>> = match (f.group_id, &scope) {
@@ -51,25 +52,17 @@ async fn list_technicians(
         (None, Scope::All) => None,
         (None, Scope::Groups(set)) => Some(set.iter().copied().collect()),
     };
-    let after = match f.after.as_deref() {
-        None => 0,
-        Some(a) => a
-            .parse()
-            .map_err(|_| ApiError::invalid("after: not a cursor from this list"))?,
-    };
-    let n = f.limit.unwrap_or(100).clamp(1, 1000);
+    let page = Page::<i64>::read(f.limit, f.after.as_deref())?;
     let items = db
         .list_technicians(
             caller.0.org_id,
             groups.as_deref(),
             f.email.as_deref(),
-            after,
-            n + 1,
+            page.after.unwrap_or(0),
+            page.fetch(),
         )
         .await?;
-    let next = (items.len() as i64 > n).then(|| items[n as usize - 1].id.to_string());
-    let items: Vec<&Technician> = items.iter().take(n as usize).collect();
-    Ok(Json(json!({"items": items, "next": next})))
+    Ok(Json(Paged::of(items, &page, |t| t.id)))
 }
 
 /// A technician in the caller's organization and scope: 404 when it is not in
@@ -102,6 +95,7 @@ async fn get_technician(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TechnicianPatch {
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
     #[serde(default, deserialize_with = "super::present")]
     nickname: Option<Option<String>>,
@@ -109,17 +103,22 @@ struct TechnicianPatch {
     sso_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "super::present")]
     description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     enabled: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     standard_license: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     mobile_license: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     group_id: Option<i64>,
     /// Wrapped at once: `Password` prints as `***` and cannot be serialized.
     #[serde(default, deserialize_with = "password")]
     password: Option<Password>,
 }
 
+/// A new password, never `null`.
 fn password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Password>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.map(Password::new))
+    Ok(Some(Password::new(String::deserialize(d)?)))
 }
 
 impl TechnicianPatch {

@@ -91,9 +91,19 @@ pub(super) fn extra_column(index: usize, found: &str, layout: Layout) -> String 
     )
 }
 
+/// A wrong header cell as a message may show it: only when it is a column name
+/// (of either layout, in any case, spacing or punctuation, as `E-mail` is), so
+/// that a header row that holds data (a password typed in, a file without a
+/// header) never travels into the import's error and the database.
 fn quote(cell: &str) -> String {
     if cell.is_empty() {
         return "nothing".to_owned();
+    }
+    if !is_column_name(cell) {
+        return format!(
+            "a name of {} characters that is no column name (not shown, in case it is data)",
+            cell.chars().count()
+        );
     }
     let (shown, cut) = clip(cell, QUOTED_CHARS);
     if cut {
@@ -101,6 +111,18 @@ fn quote(cell: &str) -> String {
     } else {
         format!("'{shown}'")
     }
+}
+
+/// Whether `cell` names a column once case, spaces and punctuation are set aside.
+fn is_column_name(cell: &str) -> bool {
+    let letters = |text: &str| -> String {
+        text.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let cell = letters(cell);
+    !cell.is_empty() && FULL_COLUMNS.iter().any(|column| letters(column) == cell)
 }
 
 /// The full layout's header, which JSON files imply.
@@ -148,12 +170,28 @@ mod tests {
         );
         assert_eq!(
             message(&["Name", "Email", "Password", "", "Notes"]),
-            "column 5: expected no more columns (the short layout has 3), found 'Notes'"
+            "column 5: expected no more columns (the short layout has 3), found a name of 5 characters that is no column name (not shown, in case it is data)"
+        );
+        assert_eq!(
+            message(&["Name", "Email", "Password", "Tech_Group_ID"]),
+            "column 4: expected no more columns (the short layout has 3), found 'Tech_Group_ID'"
         );
         assert_eq!(
             message(&["Name", "", "Email"]),
             "column 2: expected 'Email', found nothing"
         );
         assert_eq!(message(&[]), "column 1: expected 'Name', found nothing");
+    }
+
+    #[test]
+    fn a_header_cell_that_is_no_column_name_is_never_repeated() {
+        // A header row of data: the password must not reach the message.
+        let m = message(&["Ana", "ana@acme.test", "Secr3t!Pass"]);
+        assert!(!m.contains("Ana") && !m.contains("Secr3t"), "{m}");
+        let m = message(&["Name", "Email", "Secr3t!Pass"]);
+        assert_eq!(
+            m,
+            "column 3: expected 'Password', found a name of 11 characters that is no column name (not shown, in case it is data)"
+        );
     }
 }

@@ -12,8 +12,8 @@ use encoding_rs::{UTF_8, WINDOWS_1252};
 const KNOWN_BINARIES: &[(&[u8], &str)] = &[
     (b"%PDF", "a PDF document"),
     (
-        b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
-        "an old Excel (.xls) or other Office 97-2003 file",
+        CFB_MAGIC,
+        "an old Excel (.xls) or other Office 97-2003 file, or a password-protected workbook",
     ),
     (b"\x89PNG", "a PNG image"),
     (b"\xFF\xD8\xFF", "a JPEG image"),
@@ -27,12 +27,24 @@ const KNOWN_BINARIES: &[(&[u8], &str)] = &[
     (b"{\\rtf", "an RTF document"),
 ];
 
+/// An OLE compound file: Office 97-2003 documents, and also Office 2007+
+/// workbooks once a password encrypts them (MS-OFFCRYPTO).
+const CFB_MAGIC: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+/// The stream an encrypted workbook keeps its package in, as a compound file's
+/// directory names it (UTF-16LE); a small file's directory is within the prefix.
+const ENCRYPTED_PACKAGE: &str = "EncryptedPackage";
+
 /// Share of control characters above which "text" is taken for binary data.
 const MAX_CONTROL_PER_MILLE: usize = 10;
 
 pub(super) fn sniff(prefix: &[u8]) -> Result<Format, UnsupportedFormat> {
     if prefix.starts_with(b"PK\x03\x04") {
         return Ok(Format::Xlsx);
+    }
+    if prefix.starts_with(CFB_MAGIC) && names_encrypted_package(prefix) {
+        return Err(refuse(
+            "a password-protected (encrypted) workbook (remove its password in Excel and save it again)",
+        ));
     }
     if let Some((_, what)) = KNOWN_BINARIES
         .iter()
@@ -61,10 +73,17 @@ pub(super) fn sniff(prefix: &[u8]) -> Result<Format, UnsupportedFormat> {
     }
 }
 
+/// The refusal; the API adds what to upload instead.
 fn refuse(what: &str) -> UnsupportedFormat {
-    UnsupportedFormat(format!(
-        "the file is {what}; upload CSV, JSON or an Excel workbook (.xlsx)"
-    ))
+    UnsupportedFormat(format!("the file is {what}"))
+}
+
+fn names_encrypted_package(prefix: &[u8]) -> bool {
+    let name: Vec<u8> = ENCRYPTED_PACKAGE
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    prefix.windows(name.len()).any(|w| w == name.as_slice())
 }
 
 /// The prefix as text: after a BOM in its encoding; else UTF-8 if it is (a
@@ -131,6 +150,15 @@ mod tests {
     fn other_files_are_refused() {
         assert!(refused(b"%PDF-1.7\n%\xE2\xE3").contains("PDF"));
         assert!(refused(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0").contains(".xls"));
+        // An encrypted workbook is a compound file too, named as what it is.
+        let mut encrypted = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+        encrypted.resize(1024, 0);
+        encrypted.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
+        let message = refused(&encrypted);
+        assert!(
+            message.contains("password-protected") && !message.contains(".xls"),
+            "{message}"
+        );
         assert!(refused(b"\x89PNG\r\n\x1A\n\0\0\0\rIHDR").contains("PNG"));
         assert!(refused(b"PK\x05\x06\0\0\0\0").contains("zip"));
         // Random-looking binary: NUL bytes, or many control characters.

@@ -15,7 +15,7 @@ use super::text::Utf8Text;
 use super::unreadable;
 use crate::model::{FULL_COLUMNS, FULL_KEYS, FieldError, FileError, Layout, Record};
 use scan::{scan_value, skip_ws};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -86,15 +86,15 @@ impl JsonRows {
             self.element.clear();
             scan_value(&mut self.src, Some((&mut self.element, MAX_ELEMENT_BYTES)))
                 .map_err(at_row)?;
-            let value: Value =
+            let element: Element =
                 serde_json::from_slice(&self.element).map_err(|e| at_row(broken(e)))?;
-            match value {
-                Value::Object(map) => match record(&map, row) {
+            match element {
+                Element::Object(entries) => match record(&entries, row) {
                     Some(record) => return Ok(Some(record)),
                     None => continue,
                 },
-                Value::Null => continue,
-                other => {
+                Element::Other(Value::Null) => continue,
+                Element::Other(other) => {
                     let kind = kind(&other).unwrap_or("text");
                     return Err(at_row(broken(format!(
                         "a technician must be an object, not {kind}"
@@ -126,10 +126,68 @@ impl Iterator for JsonRows {
     }
 }
 
-/// One object's record; `None` when it holds nothing.
-fn record(map: &Map<String, Value>, row: u32) -> Option<Record> {
+/// One array element: an object with its members in order, every one kept
+/// (a `Map` would keep only the last of a key named twice), or another value.
+enum Element {
+    Object(Vec<(String, Value)>),
+    Other(Value),
+}
+
+impl<'de> serde::Deserialize<'de> for Element {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ElementVisitor)
+    }
+}
+
+struct ElementVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ElementVisitor {
+    type Value = Element;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a technician")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Element, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            entries.push(entry);
+        }
+        Ok(Element::Object(entries))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Element, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        Ok(Element::Other(Value::Array(items)))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Element, E> {
+        Ok(Element::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Element, E> {
+        Ok(Element::Other(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Element, E> {
+        Ok(Element::Other(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Element, E> {
+        Ok(Element::Other(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Element, E> {
+        Ok(Element::Other(Value::String(v.to_owned())))
+    }
+    fn visit_unit<E>(self) -> Result<Element, E> {
+        Ok(Element::Other(Value::Null))
+    }
+}
+
+/// One object's record; `None` when it holds nothing. A column named twice
+/// (`Email` twice, or `Email` and `email`) fails the row: which value was meant
+/// cannot be known, and keeping either would guess.
+fn record(entries: &[(String, Value)], row: u32) -> Option<Record> {
     let mut draft = Draft::new(Layout::Full);
-    for (key, value) in map {
+    let mut named = [false; FULL_COLUMNS.len()];
+    for (key, value) in entries {
         let Some(index) = column_index(key) else {
             let (name, _) = clip(key, 64);
             let field = if name.is_empty() { "\"\"" } else { name };
@@ -140,6 +198,14 @@ fn record(map: &Map<String, Value>, row: u32) -> Option<Record> {
             ));
             continue;
         };
+        if std::mem::replace(&mut named[index], true) {
+            draft.error(FieldError::new(
+                FULL_COLUMNS[index],
+                "duplicate_key",
+                "is named more than once in this technician",
+            ));
+            continue;
+        }
         match text(value) {
             Ok(text) => draft.set(index, &text),
             Err(kind) => draft.error(FieldError::new(

@@ -244,3 +244,19 @@ fn xlsx_short_layout_keeps_its_header_as_written() {
     assert_eq!(reader.header(), ["name", "EMAIL", "Password"]);
     assert_eq!(records.len(), 2);
 }
+
+#[test]
+fn json_a_column_named_twice_fails_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"[{"Name": "A", "Email": "a@x.test", "Email": "b@x.test"},
+        {"name": "B", "Email": "c@x.test", "email": "d@x.test"},
+        {"name": "C", "email": "e@x.test"}]"#;
+    let (_, records) = read_all(&written(&dir, "a.json", text.as_bytes()), Format::Json);
+    assert_eq!(rows(&records), [2, 3, 4]);
+    for record in &records[..2] {
+        assert_eq!(codes(&record.errors), [("Email", "duplicate_key")]);
+        // The first value stays; the row fails anyway.
+        assert!(record.cells[2] == "a@x.test" || record.cells[2] == "c@x.test");
+    }
+    assert!(records[2].errors.is_empty());
+}
