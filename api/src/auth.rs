@@ -6,7 +6,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use roster_shared::db::{Admin, Role};
+use roster_shared::model::{Admin, Role};
 
 /// The administrator making the request.
 pub struct Caller(pub Admin);

@@ -4,7 +4,8 @@ use crate::state::AppState;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use roster_shared::config::Config;
-use roster_shared::db::{Db, Role};
+use roster_shared::db::Db;
+use roster_shared::model::Role;
 use roster_shared::runtime::{Runtime, spawn_embedded_workers};
 use tokio_util::sync::CancellationToken;
 

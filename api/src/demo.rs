@@ -6,7 +6,7 @@
 use crate::cli::Server;
 use anyhow::{Context as _, bail};
 use roster_shared::config::Config;
-use roster_shared::db::Role;
+use roster_shared::model::Role;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;

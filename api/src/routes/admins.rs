@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use roster_shared::db::{DbError, Role, Settings};
+use roster_shared::db::DbError;
+use roster_shared::model::{Role, Settings};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_shared::db::{Group, GroupUpdate};
+use roster_shared::model::{Group, GroupUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_shared::db::{Scope, Technician, TechnicianChanges, TechnicianUpdate};
+use roster_shared::model::{Scope, Technician, TechnicianChanges, TechnicianUpdate};
 use roster_shared::password::Password;
 use roster_shared::validate::{PasswordRules, check_password};
 use serde::Deserialize;
@@ -220,7 +220,7 @@ async fn update_technician(
 /// organization's length and strength policy (`weak_password`).
 fn check_new_password(
     password: &Password,
-    policy: &roster_shared::db::PasswordPolicy,
+    policy: &roster_shared::model::PasswordPolicy,
     about: [&str; 3],
 ) -> ApiResult<()> {
     let text = password.expose();

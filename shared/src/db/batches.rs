@@ -4,9 +4,9 @@
 //! proves the writer still holds the chunk's lease, so a row takes effect
 //! exactly once.
 
-use super::imports::{Counts, RowOutcome};
 use super::steps::ChunkPlan;
 use super::{Db, DbResult, Engine, flag};
+use crate::model::{Counts, RowOutcome};
 use crate::model::{FieldError, GroupId, ImportId, OrgId, RowStatus};
 use crate::time::now_ms;
 use serde::Serialize;

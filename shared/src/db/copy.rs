@@ -19,8 +19,8 @@
 //! updates and seat counting take the general path.
 
 use super::batches::{Lease, TechnicianWrite, statements, storable};
-use super::imports::{Counts, RowOutcome};
 use super::{Db, DbResult, Engine};
+use crate::model::{Counts, RowOutcome};
 use crate::model::{FieldError, ImportId, OrgId};
 use crate::time::now_ms;
 use sqlx::PgPool;

@@ -1,182 +1,15 @@
 //! The directory: organizations, administrators and their scopes, technician
 //! groups, technicians and settings. Every query is scoped by organization.
 
-use super::{Db, DbResult, flag, list_placeholders};
-use crate::model::{AdminId, GroupId, OrgId};
+use super::{Db, DbResult, flag, list_placeholders, undecodable};
+use crate::model::{
+    Admin, AdminId, Group, GroupId, GroupUpdate, License, LicenseSeats, OrgId, PasswordPolicy,
+    Role, Scope, Settings, Technician, TechnicianChanges, TechnicianUpdate,
+};
 use crate::time::now_ms;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::{HashMap, HashSet};
-
-/// An administrator's role, as in Rescue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// May act on every group of the organization.
-    Master,
-    /// May act on its assigned groups and their sub-groups.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Master => "master",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "master" => Some(Role::Master),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-/// An authenticated administrator.
-#[derive(Debug, Clone, Serialize)]
-pub struct Admin {
-    pub id: AdminId,
-    #[serde(skip)]
-    pub org_id: OrgId,
-    pub email: String,
-    pub role: Role,
-    pub group_ids: Vec<GroupId>,
-}
-
-/// A technician group.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Group {
-    pub id: GroupId,
-    pub name: String,
-    pub parent_id: Option<GroupId>,
-}
-
-/// The groups an administrator may act on.
-#[derive(Debug, Clone)]
-pub enum Scope {
-    All,
-    Groups(HashSet<GroupId>),
-}
-
-impl Scope {
-    pub fn allows(&self, group: GroupId) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Groups(set) => set.contains(&group),
-        }
-    }
-}
-
-/// The organization's settings (API.md, "settings").
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    pub password_policy: PasswordPolicy,
-    pub force_password_change: bool,
-    pub licenses: LicenseSeats,
-    pub max_rows_per_file: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordPolicy {
-    pub min_length: i64,
-    pub min_strength: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LicenseSeats {
-    pub standard_seats: Option<i64>,
-    pub mobile_seats: Option<i64>,
-}
-
-impl LicenseSeats {
-    /// Neither kind of seat is limited (the default).
-    pub fn unlimited(&self) -> bool {
-        self.standard_seats.is_none() && self.mobile_seats.is_none()
-    }
-}
-
-/// A technician as the API shows it (the password hash never leaves the database).
-#[derive(Debug, Clone, Serialize)]
-pub struct Technician {
-    pub id: i64,
-    pub name: String,
-    pub nickname: Option<String>,
-    pub email: String,
-    pub sso_id: Option<String>,
-    pub description: Option<String>,
-    pub enabled: bool,
-    pub standard_license: bool,
-    pub mobile_license: bool,
-    pub group_id: GroupId,
-    pub must_change_password: bool,
-    pub import_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// A license kind, for seat accounting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum License {
-    Standard,
-    Mobile,
-}
-
-impl License {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            License::Standard => "standard",
-            License::Mobile => "mobile",
-        }
-    }
-}
-
-/// Changes to one technician: `None` leaves a field as it is; for the optional
-/// texts, `Some(None)` clears it. No `Debug`: it may carry a password hash.
-#[derive(Default)]
-pub struct TechnicianChanges {
-    pub name: Option<String>,
-    pub nickname: Option<Option<String>>,
-    pub sso_id: Option<Option<String>>,
-    pub description: Option<Option<String>>,
-    pub enabled: Option<bool>,
-    pub standard_license: Option<bool>,
-    pub mobile_license: Option<bool>,
-    /// The new group; the caller has checked that it exists in the organization.
-    pub group_id: Option<GroupId>,
-    /// A new password's PHC hash (never the password).
-    pub password_hash: Option<String>,
-    pub must_change_password: Option<bool>,
-}
-
-/// What an update of one technician came to.
-#[derive(Debug)]
-pub enum TechnicianUpdate {
-    Updated(Box<Technician>),
-    /// No such technician in the organization.
-    Missing,
-    /// The change takes a seat of `license` and all `seats` are in use.
-    NoSeat {
-        license: License,
-        seats: i64,
-    },
-}
-
-/// What renaming or moving a group came to.
-#[derive(Debug)]
-pub enum GroupUpdate {
-    Updated(Group),
-    /// No such group (or new parent) in the organization.
-    Missing,
-    /// The new parent is the group itself or one of its sub-groups.
-    Cycle,
-}
 
 /// SHA-256 of a bearer token, hex: what the database keeps instead of the token.
 pub fn token_hash(token: &str) -> String {
@@ -297,7 +130,7 @@ impl Db {
             id,
             org_id: row.try_get("org_id")?,
             email: row.try_get("email")?,
-            role: Role::parse(&role).unwrap_or(Role::Admin),
+            role: Role::parse(&role).ok_or_else(|| undecodable("role", &role))?,
             group_ids,
         }))
     }
@@ -320,16 +153,17 @@ impl Db {
         for (admin, group) in memberships {
             groups.entry(admin).or_default().push(group);
         }
-        Ok(rows
-            .into_iter()
-            .map(|(id, email, role)| Admin {
-                id,
-                org_id: org,
-                email,
-                role: Role::parse(&role).unwrap_or(Role::Admin),
-                group_ids: groups.remove(&id).unwrap_or_default(),
+        rows.into_iter()
+            .map(|(id, email, role)| {
+                Ok(Admin {
+                    id,
+                    org_id: org,
+                    email,
+                    role: Role::parse(&role).ok_or_else(|| undecodable("role", &role))?,
+                    group_ids: groups.remove(&id).unwrap_or_default(),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The groups `admin` may act on: all for a master, else its groups and their descendants.

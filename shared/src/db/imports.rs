@@ -2,105 +2,13 @@
 //! listing them, their row outcomes, and cancel requests. Every read a user can
 //! make is scoped by organization (and, for admins, by who started it).
 
-use super::{Db, DbError, DbResult, flag};
+use super::{Db, DbResult, flag, undecodable};
 use crate::model::{
-    FieldError, Format, ImportId, ImportStatus, Layout, OnExisting, OrgId, RowStatus,
+    Counts, Format, ImportId, ImportRecord, ImportStatus, Layout, NewImport, OnExisting, OrgId,
+    RowOutcome, RowStatus,
 };
 use crate::time::now_ms;
 use sqlx::{AssertSqlSafe, Row};
-
-/// An import as stored.
-#[derive(Debug, Clone)]
-pub struct ImportRecord {
-    pub id: ImportId,
-    pub org_id: OrgId,
-    pub admin_id: i64,
-    pub status: ImportStatus,
-    pub file_name: String,
-    pub format: Format,
-    pub layout: Option<Layout>,
-    pub header: Option<Vec<String>>,
-    pub group_id: Option<i64>,
-    pub dry_run: bool,
-    pub on_existing: OnExisting,
-    pub upload_bytes: i64,
-    pub total_rows: Option<i64>,
-    pub counts: Counts,
-    pub chunk_count: Option<i64>,
-    pub chunks_done: i64,
-    pub error: Option<(String, String)>,
-    pub has_result: bool,
-    pub files_purged: bool,
-    pub cancel_requested: bool,
-    /// The organization had no technicians when the plan was saved: with
-    /// `on_existing = fail`, batches skip the existing-email lookup (migration 0004).
-    pub directory_empty_at_plan: bool,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-}
-
-/// Row counts by outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub created: i64,
-    pub updated: i64,
-    pub skipped: i64,
-    pub valid: i64,
-    pub failed: i64,
-    pub not_processed: i64,
-}
-
-impl Counts {
-    pub fn add(&mut self, status: RowStatus) {
-        match status {
-            RowStatus::Created => self.created += 1,
-            RowStatus::Updated => self.updated += 1,
-            RowStatus::Skipped => self.skipped += 1,
-            RowStatus::Valid => self.valid += 1,
-            RowStatus::Failed => self.failed += 1,
-            RowStatus::NotProcessed => self.not_processed += 1,
-        }
-    }
-
-    /// The counts of `outcomes`.
-    pub fn of(outcomes: &[RowOutcome]) -> Self {
-        let mut counts = Self::default();
-        for o in outcomes {
-            counts.add(o.status);
-        }
-        counts
-    }
-
-    pub fn processed(&self) -> i64 {
-        self.created + self.updated + self.skipped + self.valid + self.failed + self.not_processed
-    }
-}
-
-/// What a new import is registered with.
-#[derive(Debug, Clone)]
-pub struct NewImport {
-    pub id: ImportId,
-    pub org_id: OrgId,
-    pub admin_id: i64,
-    pub file_name: String,
-    pub format: Format,
-    pub group_id: Option<i64>,
-    pub dry_run: bool,
-    pub on_existing: OnExisting,
-    pub upload_bytes: i64,
-    pub idempotency_key: Option<String>,
-}
-
-/// One recorded row outcome.
-#[derive(Debug, Clone)]
-pub struct RowOutcome {
-    pub row: i64,
-    pub email: String,
-    pub status: RowStatus,
-    pub technician_id: Option<i64>,
-    pub errors: Vec<FieldError>,
-}
 
 /// An import's columns, for `SELECT {IMPORT_COLUMNS} FROM imports ...`. Each
 /// counter is the import's own (outcomes recorded outside a chunk) plus the sum
@@ -124,19 +32,23 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
     let on_existing: String = row.try_get("on_existing")?;
     let code: Option<String> = row.try_get("error_code")?;
     let message: Option<String> = row.try_get("error_message")?;
-    let decode = |what: &str| DbError::Sqlx(sqlx::Error::Decode(format!("bad {what}").into()));
     Ok(ImportRecord {
         id: ImportId(row.try_get("id")?),
         org_id: row.try_get("org_id")?,
         admin_id: row.try_get("admin_id")?,
-        status: ImportStatus::parse(&status).ok_or_else(|| decode("status"))?,
+        status: ImportStatus::parse(&status).ok_or_else(|| undecodable("status", &status))?,
         file_name: row.try_get("file_name")?,
-        format: Format::parse(&format).ok_or_else(|| decode("format"))?,
-        layout: layout.as_deref().and_then(Layout::parse),
-        header: header.and_then(|h| serde_json::from_str(&h).ok()),
+        format: Format::parse(&format).ok_or_else(|| undecodable("format", &format))?,
+        layout: layout
+            .map(|l| Layout::parse(&l).ok_or_else(|| undecodable("layout", &l)))
+            .transpose()?,
+        header: header
+            .map(|h| serde_json::from_str(&h).map_err(|_| undecodable("header", &h)))
+            .transpose()?,
         group_id: row.try_get("group_id")?,
         dry_run: flag(row.try_get("dry_run")?),
-        on_existing: OnExisting::parse(&on_existing).unwrap_or_default(),
+        on_existing: OnExisting::parse(&on_existing)
+            .ok_or_else(|| undecodable("on_existing", &on_existing))?,
         upload_bytes: row.try_get("upload_bytes")?,
         total_rows: row.try_get("total_rows")?,
         counts: Counts {
@@ -408,9 +320,9 @@ fn outcome_from_row(row: &sqlx::any::AnyRow) -> DbResult<RowOutcome> {
     Ok(RowOutcome {
         row: row.try_get("row_no")?,
         email: row.try_get("email")?,
-        status: RowStatus::parse(&status).unwrap_or(RowStatus::Failed),
+        status: RowStatus::parse(&status).ok_or_else(|| undecodable("status", &status))?,
         technician_id: row.try_get("technician_id")?,
-        errors: serde_json::from_str(&errors).unwrap_or_default(),
+        errors: serde_json::from_str(&errors).map_err(|_| undecodable("errors", &errors))?,
     })
 }
 

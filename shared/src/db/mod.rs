@@ -25,6 +25,14 @@ use std::time::Duration;
 /// Connections of the `COPY` pool: a worker commits one chunk's batches at a time.
 const COPY_CONNECTIONS: u32 = 2;
 
+/// A stored value that names no known variant: the database holds something
+/// this code never writes, so it fails loudly instead of reading as a default.
+pub(crate) fn undecodable(column: &str, value: &str) -> DbError {
+    DbError::Sqlx(sqlx::Error::Decode(
+        format!("{column}: '{value}' is not a value this version knows").into(),
+    ))
+}
+
 /// Which engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {

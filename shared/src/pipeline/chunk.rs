@@ -6,8 +6,9 @@
 use super::hashing::batch_rows;
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
-use crate::db::{Existing, ImportRecord, Lease, LicenseSeats, RowOutcome, Scope, TechnicianWrite};
+use crate::db::{Existing, Lease, TechnicianWrite};
 use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
+use crate::model::{ImportRecord, LicenseSeats, RowOutcome, Scope};
 use crate::password::Password;
 use crate::queue::Job;
 use crate::storage::StorageKey;
@@ -478,7 +479,7 @@ fn record_email(record: &Record) -> String {
 #[cfg(test)]
 mod tests {
     use super::{looks_up_emails, split_owned};
-    use crate::db::LicenseSeats;
+    use crate::model::LicenseSeats;
     use crate::model::OnExisting;
 
     #[test]

@@ -11,7 +11,8 @@
 
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
-use crate::db::{RowOutcome, Step};
+use crate::db::Step;
+use crate::model::RowOutcome;
 use crate::model::{FULL_COLUMNS, ImportId, ImportStatus, Layout, Record, RowStatus};
 use crate::queue::Job;
 use crate::report::{ResultWriter, Summary, result_text};

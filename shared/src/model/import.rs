@@ -1,0 +1,204 @@
+//! Imports: their statuses, options, counters and per-row outcomes.
+
+use super::{FieldError, Format, ImportId, Layout, OrgId};
+use serde::{Deserialize, Serialize};
+
+/// Where an import is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Queued => "queued",
+            ImportStatus::Running => "running",
+            ImportStatus::Completed => "completed",
+            ImportStatus::Failed => "failed",
+            ImportStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queued" => Some(ImportStatus::Queued),
+            "running" => Some(ImportStatus::Running),
+            "completed" => Some(ImportStatus::Completed),
+            "failed" => Some(ImportStatus::Failed),
+            "cancelled" => Some(ImportStatus::Cancelled),
+            _ => None,
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            ImportStatus::Completed | ImportStatus::Failed | ImportStatus::Cancelled
+        )
+    }
+}
+
+/// What happened to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    Created,
+    Updated,
+    Skipped,
+    Failed,
+    Valid,
+    NotProcessed,
+}
+
+impl RowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Created => "created",
+            RowStatus::Updated => "updated",
+            RowStatus::Skipped => "skipped",
+            RowStatus::Failed => "failed",
+            RowStatus::Valid => "valid",
+            RowStatus::NotProcessed => "not_processed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "created" => Some(RowStatus::Created),
+            "updated" => Some(RowStatus::Updated),
+            "skipped" => Some(RowStatus::Skipped),
+            "failed" => Some(RowStatus::Failed),
+            "valid" => Some(RowStatus::Valid),
+            "not_processed" => Some(RowStatus::NotProcessed),
+            _ => None,
+        }
+    }
+}
+
+/// What a row whose email already exists does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExisting {
+    #[default]
+    Fail,
+    Skip,
+    Update,
+}
+
+impl OnExisting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnExisting::Fail => "fail",
+            OnExisting::Skip => "skip",
+            OnExisting::Update => "update",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "fail" => Some(OnExisting::Fail),
+            "skip" => Some(OnExisting::Skip),
+            "update" => Some(OnExisting::Update),
+            _ => None,
+        }
+    }
+}
+
+/// An import as stored.
+#[derive(Debug, Clone)]
+pub struct ImportRecord {
+    pub id: ImportId,
+    pub org_id: OrgId,
+    pub admin_id: i64,
+    pub status: ImportStatus,
+    pub file_name: String,
+    pub format: Format,
+    pub layout: Option<Layout>,
+    pub header: Option<Vec<String>>,
+    pub group_id: Option<i64>,
+    pub dry_run: bool,
+    pub on_existing: OnExisting,
+    pub upload_bytes: i64,
+    pub total_rows: Option<i64>,
+    pub counts: Counts,
+    pub chunk_count: Option<i64>,
+    pub chunks_done: i64,
+    pub error: Option<(String, String)>,
+    pub has_result: bool,
+    pub files_purged: bool,
+    pub cancel_requested: bool,
+    /// The organization had no technicians when the plan was saved: with
+    /// `on_existing = fail`, batches skip the existing-email lookup (migration 0004).
+    pub directory_empty_at_plan: bool,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// Row counts by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: i64,
+    pub updated: i64,
+    pub skipped: i64,
+    pub valid: i64,
+    pub failed: i64,
+    pub not_processed: i64,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: RowStatus) {
+        match status {
+            RowStatus::Created => self.created += 1,
+            RowStatus::Updated => self.updated += 1,
+            RowStatus::Skipped => self.skipped += 1,
+            RowStatus::Valid => self.valid += 1,
+            RowStatus::Failed => self.failed += 1,
+            RowStatus::NotProcessed => self.not_processed += 1,
+        }
+    }
+
+    /// The counts of `outcomes`.
+    pub fn of(outcomes: &[RowOutcome]) -> Self {
+        let mut counts = Self::default();
+        for o in outcomes {
+            counts.add(o.status);
+        }
+        counts
+    }
+
+    pub fn processed(&self) -> i64 {
+        self.created + self.updated + self.skipped + self.valid + self.failed + self.not_processed
+    }
+}
+
+/// What a new import is registered with.
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub id: ImportId,
+    pub org_id: OrgId,
+    pub admin_id: i64,
+    pub file_name: String,
+    pub format: Format,
+    pub group_id: Option<i64>,
+    pub dry_run: bool,
+    pub on_existing: OnExisting,
+    pub upload_bytes: i64,
+    pub idempotency_key: Option<String>,
+}
+
+/// One recorded row outcome.
+#[derive(Debug, Clone)]
+pub struct RowOutcome {
+    pub row: i64,
+    pub email: String,
+    pub status: RowStatus,
+    pub technician_id: Option<i64>,
+    pub errors: Vec<FieldError>,
+}
