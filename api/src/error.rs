@@ -17,7 +17,12 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
+    /// `Retry-After` seconds; every 429 and 503 carries one (this, or [`RETRY_AFTER_SECS`]).
+    pub retry_after: Option<u64>,
 }
+
+/// Seconds a client is told to wait by a 429 or 503 that names no time of its own.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
@@ -25,6 +30,15 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Too many requests of this kind at once (429 `rate_limited`): try again in `seconds`.
+    pub fn rate_limited(detail: impl Into<String>, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
         }
     }
 
@@ -97,6 +111,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        let busy = matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        if busy || self.retry_after.is_some() {
+            let seconds = self.retry_after.unwrap_or(RETRY_AFTER_SECS);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }
