@@ -185,8 +185,9 @@ pub async fn field_text(mut field: Field<'_>, name: &str) -> Result<String, ApiE
     Ok(text)
 }
 
-/// A `Content-Disposition` for a download named `name` (RFC 6266): an ASCII
-/// `filename` for old clients, and the exact name as `filename*` in UTF-8.
+/// A `Content-Disposition` for a download named `name` (RFC 6266): `filename`
+/// alone for a name in printable ASCII; else an ASCII stand-in for old clients
+/// as `filename`, and the exact name as `filename*` in UTF-8.
 pub fn attachment(name: &str) -> String {
     let ascii: String = name
         .chars()
@@ -195,6 +196,9 @@ pub fn attachment(name: &str) -> String {
             _ => '_',
         })
         .collect();
+    if ascii == name {
+        return format!("attachment; filename=\"{ascii}\"");
+    }
     let mut encoded = String::with_capacity(name.len());
     for byte in name.bytes() {
         // RFC 8187 attr-char: letters, digits and these marks go as they are.
