@@ -243,6 +243,15 @@ async fn create_import(
     };
     if !created {
         let _ = ctx.store.delete(&key).await;
+        // The key names an import this caller may not read (an admin sees only
+        // its own): answering with it would show another administrator's import.
+        if caller.own_imports().is_some_and(|me| me != import.admin_id) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_used",
+                "this Idempotency-Key already names another administrator's import; send a new key",
+            ));
+        }
         return Ok((StatusCode::OK, Json(ImportOut::from(&import))).into_response());
     }
     tracing::info!(import.id = %id, format = spooled.format.as_str(), bytes = spooled.bytes, "import accepted");
