@@ -412,3 +412,43 @@ async fn a_huge_shared_string_fails_its_import_on_a_cluster() {
 async fn a_huge_shared_string_fails_its_import_on_the_embedded_default() {
     a_huge_shared_string_fails_its_import(Mode::Embedded).await;
 }
+
+/// Uploads as fast as a script can: past `ROSTER_MAX_ACTIVE_IMPORTS` queued or
+/// running imports, 429 `rate_limited` with `Retry-After`, and nothing stored;
+/// another organization still starts its imports.
+#[tokio::test]
+#[ignore = "needs the limits branch (issue 15, active-import limit)"]
+async fn a_flood_of_uploads_is_limited_per_organization() {
+    // No worker: every import stays queued.
+    let world = World::start(Mode::Cluster, 0, &[("ROSTER_MAX_ACTIVE_IMPORTS", "4")]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let csv = full_csv(&[("Tech", "t@acme.test", &strong_password(1), group)]).into_bytes();
+    for n in 0..4 {
+        let a = api.upload("t.csv", csv.clone(), &[]).await;
+        assert_eq!(
+            a.status,
+            202,
+            "upload {n}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+    }
+    let flood = api.upload("t.csv", csv.clone(), &[]).await;
+    assert_eq!(
+        flood.status,
+        429,
+        "{}",
+        String::from_utf8_lossy(&flood.body)
+    );
+    assert_eq!(flood.json()["code"], "rate_limited");
+    assert!(flood.headers.contains_key("retry-after"));
+    let listed = api.get("/v1/imports").await.json();
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(4),
+        "{listed}"
+    );
+
+    let (_, neighbour_id) = neighbour(&world).await;
+    assert!(!neighbour_id.is_empty());
+}
