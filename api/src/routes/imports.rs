@@ -113,6 +113,9 @@ pub struct ImportOptions {
 }
 
 impl ImportOptions {
+    /// The options a form may carry besides `file` and `file_name`.
+    const NAMES: [&str; 3] = ["group_id", "dry_run", "on_existing"];
+
     fn set(&mut self, name: &str, value: String) {
         match name {
             "file_name" => self.file_name = Some(value),
@@ -206,9 +209,7 @@ async fn create_import(
         )
         .await?
     {
-        Admission::Existing(import) => {
-            return Ok((StatusCode::OK, Json(ImportOut::from(&*import))).into_response());
-        }
+        Admission::Existing(import) => return repeated(&caller, &import),
         Admission::Full => {
             return Err(ApiError::rate_limited(
                 format!(
@@ -246,10 +247,12 @@ async fn create_import(
                 spooled = Some(spool(field, dir.path(), limit).await?);
             } else if name == "file_name" {
                 given_name = Some(file_name(&field_text(field, &name).await?)?);
-            } else {
+            } else if ImportOptions::NAMES.contains(&name.as_str()) {
                 let value = field_text(field, &name).await?;
                 options.set(&name, value);
             }
+            // Other fields are no option: never read, never stored (the field
+            // is skipped by reading on to the next one).
         }
         spooled.ok_or_else(|| ApiError::invalid("the form has no 'file' part"))?
     } else {
@@ -333,7 +336,7 @@ async fn create_import(
     slot.id = None;
     if !created {
         let _ = ctx.store.delete(&key).await;
-        return Ok((StatusCode::OK, Json(ImportOut::from(&import))).into_response());
+        return repeated(&caller, &import);
     }
     tracing::info!(import.id = %id, format = spooled.format.as_str(), bytes = spooled.bytes, "import accepted");
     if let Err(e) = ctx.queue.enqueue(Job::PlanImport { import_id: id }).await {
@@ -341,6 +344,20 @@ async fn create_import(
         tracing::warn!(error = %e, "could not enqueue the plan; the reconciler will");
     }
     Ok((StatusCode::ACCEPTED, Json(ImportOut::from(&import))).into_response())
+}
+
+/// The answer to a repeated `Idempotency-Key`: the import it names (200), but
+/// only if the caller may read it (an admin sees only its own): answering with
+/// another administrator's import would show one the caller may not read.
+fn repeated(caller: &Caller, import: &ImportRecord) -> ApiResult<Response> {
+    if caller.own_imports().is_some_and(|me| me != import.admin_id) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_used",
+            "this Idempotency-Key already names another administrator's import; send a new key",
+        ));
+    }
+    Ok((StatusCode::OK, Json(ImportOut::from(import))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
