@@ -402,13 +402,11 @@ async fn a_huge_shared_string_fails_its_import(mode: Mode) {
 }
 
 #[tokio::test]
-#[ignore = "needs the xlsx branch (issue 15 finding 2)"]
 async fn a_huge_shared_string_fails_its_import_on_a_cluster() {
     a_huge_shared_string_fails_its_import(Mode::Cluster).await;
 }
 
 #[tokio::test]
-#[ignore = "needs the xlsx branch (issue 15 finding 2)"]
 async fn a_huge_shared_string_fails_its_import_on_the_embedded_default() {
     a_huge_shared_string_fails_its_import(Mode::Embedded).await;
 }
@@ -417,7 +415,6 @@ async fn a_huge_shared_string_fails_its_import_on_the_embedded_default() {
 /// running imports, 429 `rate_limited` with `Retry-After`, and nothing stored;
 /// another organization still starts its imports.
 #[tokio::test]
-#[ignore = "needs the limits branch (issue 15, active-import limit)"]
 async fn a_flood_of_uploads_is_limited_per_organization() {
     // No worker: every import stays queued.
     let world = World::start(Mode::Cluster, 0, &[("ROSTER_MAX_ACTIVE_IMPORTS", "4")]).await;

@@ -10,7 +10,7 @@
 //! it again and the next holder starts the spreadsheet over.
 
 use super::plan::read_chunk_file;
-use super::{Context, StepError, too_many_attempts};
+use super::{Context, StepError, interrupted_too_often, too_many_attempts};
 use crate::db::Step;
 use crate::model::{FULL_COLUMNS, ImportId, ImportStatus, Layout, Record, RowStatus};
 use crate::model::{FieldError, RowOutcome};
@@ -25,14 +25,16 @@ use tokio::sync::mpsc;
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepError> {
-    let Some(attempts) = ctx
+    let Some(claim) = ctx
         .db
         .claim_import(id, &ctx.worker_id, ctx.lease_ms(), Step::Finalize)
         .await?
     else {
         return Ok(());
     };
-    if too_many_attempts(ctx, id, attempts).await? {
+    if interrupted_too_often(ctx, id, claim, "finalize").await?
+        || too_many_attempts(ctx, id, claim.attempts).await?
+    {
         return Ok(());
     }
     // Renews the import's lease until this function returns, however long the
