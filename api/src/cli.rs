@@ -139,9 +139,7 @@ impl Server {
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(listen = %addr, "roster-api listening");
-        let app = crate::app(AppState {
-            ctx: runtime.ctx.clone(),
-        });
+        let app = crate::app(AppState::new(runtime.ctx.clone()));
         let until = stop.clone();
         let http = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -5,7 +5,9 @@ pub mod auth;
 pub mod cli;
 mod demo;
 pub mod error;
+pub mod feeds;
 pub mod paging;
+pub mod progress;
 pub mod routes;
 pub mod state;
 pub mod strict;
@@ -22,6 +24,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::ops::router())
         .merge(routes::imports::router())
+        .merge(routes::events::router())
         .merge(routes::groups::router())
         .merge(routes::technicians::router())
         .merge(routes::admins::router())

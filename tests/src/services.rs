@@ -26,6 +26,8 @@ pub struct World {
     pub s3_port: Option<u16>,
     pub queue: String,
     api: Option<Child>,
+    /// More `roster-api` instances of a cluster ([`World::start_another_api`]).
+    extra_apis: Vec<Child>,
     pub workers: Vec<Child>,
     redis: Option<Child>,
     s3: Option<Child>,
@@ -82,6 +84,7 @@ impl World {
             s3_port: None,
             queue: format!("roster-test-{}", uuid::Uuid::new_v4().simple()),
             api: None,
+            extra_apis: Vec::new(),
             workers: Vec::new(),
             redis: None,
             s3: None,
@@ -206,6 +209,17 @@ impl World {
             let _ = api.wait();
         }
         self.start_api().await;
+    }
+
+    /// Starts another `roster-api serve` of this world (a second instance of a
+    /// cluster, sharing its database, queue and store); returns its base URL.
+    pub async fn start_another_api(&mut self) -> String {
+        let first = (self.api.take(), self.api_url.clone());
+        self.start_api().await;
+        let url = std::mem::replace(&mut self.api_url, first.1);
+        self.extra_apis
+            .extend(std::mem::replace(&mut self.api, first.0));
+        url
     }
 
     /// The process id of `roster-api`, while it runs.
@@ -405,7 +419,7 @@ impl Drop for World {
             let _ = w.kill();
             let _ = w.wait();
         }
-        if let Some(mut api) = self.api.take() {
+        for mut api in self.api.take().into_iter().chain(self.extra_apis.drain(..)) {
             let _ = api.kill();
             let _ = api.wait();
         }

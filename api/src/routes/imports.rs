@@ -5,6 +5,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Path, Query};
 use crate::paging::{Page, Paged};
+use crate::progress::Progress;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
@@ -54,6 +55,17 @@ pub struct ImportOut {
     finished_at: Option<String>,
     error: Option<Value>,
     result_url: Option<String>,
+    rows_per_second: Option<f64>,
+    eta_seconds: Option<i64>,
+}
+
+impl ImportOut {
+    /// With the live figures (API.md, "Live progress").
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.rows_per_second = progress.rows_per_second;
+        self.eta_seconds = progress.eta_seconds;
+        self
+    }
 }
 
 impl From<&ImportRecord> for ImportOut {
@@ -83,6 +95,8 @@ impl From<&ImportRecord> for ImportOut {
             result_url: i
                 .has_result
                 .then(|| format!("/v1/imports/{}/result.xlsx", i.id)),
+            rows_per_second: None,
+            eta_seconds: None,
         }
     }
 }
@@ -276,12 +290,12 @@ async fn list_imports(
             page.fetch(),
         )
         .await?;
-    Ok(Json(
-        Paged::of(items, &page, |i| i.id.clone()).map(|i| ImportOut::from(&i)),
-    ))
+    Ok(Json(Paged::of(items, &page, |i| i.id.clone()).map(|i| {
+        ImportOut::from(&i).with_progress(state.rates.observe(&i))
+    })))
 }
 
-async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ImportRecord> {
+pub(super) async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ImportRecord> {
     let id = ImportId::parse(id).ok_or_else(ApiError::not_found)?;
     state
         .ctx
@@ -296,7 +310,10 @@ async fn get_import(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ImportOut>> {
-    Ok(Json(ImportOut::from(&find(&state, &caller, &id).await?)))
+    let import = find(&state, &caller, &id).await?;
+    Ok(Json(
+        ImportOut::from(&import).with_progress(state.rates.observe(&import)),
+    ))
 }
 
 #[derive(Serialize)]

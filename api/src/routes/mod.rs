@@ -1,6 +1,7 @@
 //! One module per resource, each exporting `router()`.
 
 pub mod admins;
+pub mod events;
 pub mod groups;
 pub mod imports;
 pub mod ops;
