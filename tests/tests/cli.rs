@@ -11,7 +11,10 @@ use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const FINISH: Duration = Duration::from_secs(120);
 
@@ -19,7 +22,6 @@ const FINISH: Duration = Duration::from_secs(120);
 /// (`config`), and `stdin` on standard input; nothing from the caller's
 /// environment (ROSTER_TOKEN, a stored login) leaks in.
 async fn roster_in(url: &str, config: &Path, args: &[&str], stdin: &str) -> Output {
-    use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(bin("roster"))
         .args(args)
         .env("ROSTER_URL", url)
@@ -136,6 +138,9 @@ async fn good_rows_exit_0_and_the_json_is_the_import(mode: Mode) {
     assert_eq!(sheet.len(), 31);
     assert!(sheet[1..].iter().all(|r| r.last().unwrap() == "Success"));
     assert!(!summary.is_empty());
+    // --wait followed the events stream.
+    let log = world.log("api.log");
+    assert!(log.contains(&format!("/v1/imports/{id}/events")), "{log}");
 }
 
 #[tokio::test]
@@ -436,4 +441,73 @@ async fn on_a_terminal_the_bars_are_drawn() {
     assert!(screen.contains("rows/s"), "{screen}");
     assert!(screen.contains('\r') || screen.contains('\x1b'), "{screen}");
     assert!(screen.contains("created 200,"), "{screen}");
+}
+
+/// A loopback proxy to `upstream` that cuts the first events stream after its
+/// first `import` event; it tells whether a later request carried `Last-Event-ID`.
+async fn cutting_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (cut, resumed) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let seen = resumed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let (cut, resumed) = (cut.clone(), resumed.clone());
+            tokio::spawn(async move {
+                let (mut up, mut down) = ([0u8; 16384], [0u8; 16384]);
+                let mut events = false;
+                loop {
+                    tokio::select! {
+                        n = client.read(&mut up) => {
+                            let Ok(n @ 1..) = n else { return };
+                            let text = String::from_utf8_lossy(&up[..n]).to_lowercase();
+                            events |= text.contains("/events");
+                            if cut.load(Ordering::SeqCst) && text.contains("last-event-id:") {
+                                resumed.store(true, Ordering::SeqCst);
+                            }
+                            if server.write_all(&up[..n]).await.is_err() { return }
+                        }
+                        n = server.read(&mut down) => {
+                            let Ok(n @ 1..) = n else { return };
+                            if client.write_all(&down[..n]).await.is_err() { return }
+                            let text = String::from_utf8_lossy(&down[..n]);
+                            if events && text.contains("event: import") && !text.contains("event: done")
+                                && !cut.swap(true, Ordering::SeqCst)
+                            {
+                                return; // drops both sockets mid-stream
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_dropped_events_stream_is_resumed_with_last_event_id() {
+    let env = [
+        ("ROSTER_PASSWORD_HASH", "argon2id:m=4096,t=2,p=1"),
+        ("ROSTER_WORKER_CONCURRENCY", "1"),
+    ];
+    let world = World::start(Mode::Embedded, 0, &env).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let file = write(&world, "cut.csv", &good_rows("cut", 300, group));
+    let upstream = world.api_url.trim_start_matches("http://").to_owned();
+    let (url, resumed) = cutting_proxy(upstream).await;
+    let home = world.dir.path().join("home");
+    let args = ["--token", &api.token, "import", &file, "--wait"];
+    let out = roster_in(&url, &home, &args, "").await;
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("created 300,"), "{}", stdout(&out));
+    assert!(
+        resumed.load(Ordering::SeqCst),
+        "no reconnection with Last-Event-ID"
+    );
 }

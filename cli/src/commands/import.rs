@@ -70,7 +70,9 @@ pub async fn run(api: &Api, args: ImportArgs, json: bool) -> Result<Finish, CliE
 
     let done = watch::follow(api, &id, |i| progress.update(&i.view)).await;
     progress.finish();
-    let done = done?;
+    done?;
+    // The resource as GET answers it, whichever way the end was seen.
+    let done = api.import(&id).await?;
     if let Some(out) = &args.result {
         if done.view.result_url.is_some() {
             download(
