@@ -443,20 +443,29 @@ async fn on_a_terminal_the_bars_are_drawn() {
     assert!(screen.contains("created 200,"), "{screen}");
 }
 
-/// A loopback proxy to `upstream` that cuts the first events stream after its
-/// first `import` event; it tells whether a later request carried `Last-Event-ID`.
-async fn cutting_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
+/// What the proxy in front of the API does to the events stream.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    /// Cut the first stream after its first `import` event.
+    CutFirstStream,
+    /// Answer 404 to it, as a server without the route does.
+    NoEventsRoute,
+}
+
+/// A loopback proxy to `upstream` with `fault`; its flag tells, for a cut,
+/// whether a later request carried `Last-Event-ID`, for a 404 that it was sent.
+async fn proxy(upstream: String, fault: Fault) -> (String, Arc<AtomicBool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let (cut, resumed) = (
+    let (cut, flag) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicBool::new(false)),
     );
-    let seen = resumed.clone();
+    let seen = flag.clone();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
-            let (cut, resumed) = (cut.clone(), resumed.clone());
+            let (cut, flag) = (cut.clone(), flag.clone());
             tokio::spawn(async move {
                 let (mut up, mut down) = ([0u8; 16384], [0u8; 16384]);
                 let mut events = false;
@@ -466,8 +475,15 @@ async fn cutting_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
                             let Ok(n @ 1..) = n else { return };
                             let text = String::from_utf8_lossy(&up[..n]).to_lowercase();
                             events |= text.contains("/events");
+                            if fault == Fault::NoEventsRoute && text.contains("/events") {
+                                flag.store(true, Ordering::SeqCst);
+                                let body = r#"{"status":404,"code":"not_found","detail":"no such route"}"#;
+                                let answer = format!("HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                                if client.write_all(answer.as_bytes()).await.is_err() { return }
+                                continue;
+                            }
                             if cut.load(Ordering::SeqCst) && text.contains("last-event-id:") {
-                                resumed.store(true, Ordering::SeqCst);
+                                flag.store(true, Ordering::SeqCst);
                             }
                             if server.write_all(&up[..n]).await.is_err() { return }
                         }
@@ -475,7 +491,8 @@ async fn cutting_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
                             let Ok(n @ 1..) = n else { return };
                             if client.write_all(&down[..n]).await.is_err() { return }
                             let text = String::from_utf8_lossy(&down[..n]);
-                            if events && text.contains("event: import") && !text.contains("event: done")
+                            if fault == Fault::CutFirstStream && events
+                                && text.contains("event: import") && !text.contains("event: done")
                                 && !cut.swap(true, Ordering::SeqCst)
                             {
                                 return; // drops both sockets mid-stream
@@ -490,6 +507,31 @@ async fn cutting_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
 }
 
 #[tokio::test]
+async fn without_the_events_route_the_client_polls() {
+    let world = World::start(Mode::Embedded, 0, &[]).await;
+    let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let group = api.group("Tier 1", None).await;
+    let file = write(&world, "poll.csv", &good_rows("poll", 50, group));
+    let upstream = world.api_url.trim_start_matches("http://").to_owned();
+    let (url, refused) = proxy(upstream, Fault::NoEventsRoute).await;
+    let home = world.dir.path().join("home");
+    let args = ["--token", &api.token, "import", &file, "--wait", "--json"];
+    let out = roster_in(&url, &home, &args, "").await;
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        refused.load(Ordering::SeqCst),
+        "the events route was not asked"
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(printed["counts"]["created"], 50);
+    assert!(
+        stderr(&out).contains("50 rows of 50 processed (100%)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
 async fn a_dropped_events_stream_is_resumed_with_last_event_id() {
     let env = [
         ("ROSTER_PASSWORD_HASH", "argon2id:m=4096,t=2,p=1"),
@@ -500,7 +542,7 @@ async fn a_dropped_events_stream_is_resumed_with_last_event_id() {
     let group = api.group("Tier 1", None).await;
     let file = write(&world, "cut.csv", &good_rows("cut", 300, group));
     let upstream = world.api_url.trim_start_matches("http://").to_owned();
-    let (url, resumed) = cutting_proxy(upstream).await;
+    let (url, resumed) = proxy(upstream, Fault::CutFirstStream).await;
     let home = world.dir.path().join("home");
     let args = ["--token", &api.token, "import", &file, "--wait"];
     let out = roster_in(&url, &home, &args, "").await;
