@@ -73,11 +73,27 @@ impl Progress {
         }
     }
 
-    /// Leaves the final state of the bar on the screen.
+    /// Leaves the upload bar's final state on the screen.
+    pub fn finish_upload(&self, bar: &ProgressBar) {
+        if let Self::Bars { .. } = self {
+            finish(bar);
+        }
+    }
+
+    /// Leaves the final state of the rows bar on the screen.
     pub fn finish(&mut self) {
         if let Self::Bars { rows: Some(bar) } = self {
-            bar.finish();
+            finish(bar);
         }
+    }
+}
+
+/// Draws a bar's last state and ends its line: indicatif leaves the cursor on
+/// it, where the next bar or the summary would otherwise carry on.
+fn finish(bar: &ProgressBar) {
+    if !bar.is_finished() {
+        bar.finish();
+        eprintln!();
     }
 }
 

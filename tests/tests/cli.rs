@@ -441,6 +441,8 @@ async fn on_a_terminal_the_bars_are_drawn() {
     assert!(screen.contains("rows/s"), "{screen}");
     assert!(screen.contains('\r') || screen.contains('\x1b'), "{screen}");
     assert!(screen.contains("created 200,"), "{screen}");
+    // Each finished bar ends its line: the summary starts on its own.
+    assert!(screen.contains("\nimport "), "{screen:?}");
 }
 
 /// What the proxy in front of the API does to the events stream.

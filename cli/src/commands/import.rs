@@ -55,7 +55,7 @@ pub async fn run(api: &Api, args: ImportArgs, json: bool) -> Result<Finish, CliE
         .query(&query)
         .multipart(Form::new().part("file", part));
     let sent = api.send_signed(request).await;
-    bar.finish();
+    progress.finish_upload(&bar);
     let import = Import::read(api.json(sent?).await?)?;
     let id = import.view.id.clone();
 
