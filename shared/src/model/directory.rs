@@ -142,3 +142,16 @@ pub enum GroupUpdate {
     /// The new parent is the group itself or one of its sub-groups.
     Cycle,
 }
+
+/// What creating one technician came to.
+#[derive(Debug)]
+pub enum TechnicianCreate {
+    Created(Box<Technician>),
+    /// The organization has a technician with that email.
+    EmailTaken,
+    /// The technician needs a seat of `license` and all `seats` are in use.
+    NoSeat {
+        license: License,
+        seats: i64,
+    },
+}
