@@ -103,30 +103,22 @@ struct Group {
 }
 
 /// `--group`: a number is an id; anything else names exactly one group
-/// (case-insensitive) among those the caller may see.
+/// (case-insensitive) among those the caller may see (`GET /v1/groups?q=`).
 async fn resolve_group(api: &Api, group: &str) -> Result<i64, CliError> {
     if let Ok(id) = group.trim().parse::<i64>() {
         return Ok(id);
     }
     let wanted = group.trim().to_lowercase();
-    let mut found = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut path = "/v1/groups?limit=1000".to_owned();
-        if let Some(a) = &after {
-            path.push_str(&format!("&after={}", segment(a)));
-        }
-        let page: Page<Group> = api.get_json(&path).await?;
-        found.extend(
-            page.items
-                .into_iter()
-                .filter(|g| g.name.trim().to_lowercase() == wanted),
-        );
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    // `?q=` narrows to the names containing the text; the exact match is ours.
+    let request = api
+        .request(Method::GET, "/v1/groups")
+        .query(&[("q", group.trim()), ("limit", "1000")]);
+    let page: Page<Group> = api.json(api.send_signed(request).await?).await?;
+    let found: Vec<Group> = page
+        .items
+        .into_iter()
+        .filter(|g| g.name.trim().to_lowercase() == wanted)
+        .collect();
     match found.as_slice() {
         [one] => Ok(one.id),
         [] => Err(CliError::Usage(format!(
