@@ -360,26 +360,11 @@ async fn create_technician(
             t.group_id
         )));
     }
+    let (password, mut write) = TechnicianWrite::from_valid(0, t, settings.force_password_change);
     let scheme = state.ctx.config.password_hash.clone();
-    let password = t.password;
-    let password_hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
+    write.password_hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
         .await
         .map_err(ApiError::internal)?;
-    let write = TechnicianWrite {
-        row: 0,
-        name: t.name,
-        nickname: t.nickname,
-        email: t.email,
-        email_key: t.email_key,
-        sso_id: t.sso_id,
-        description: t.description,
-        password_hash,
-        enabled: t.enabled,
-        standard_license: t.standard_license,
-        mobile_license: t.mobile_license,
-        group_id: t.group_id,
-        must_change_password: settings.force_password_change,
-    };
     match db.create_technician(org, &write).await? {
         TechnicianCreate::Created(tech) => Ok((StatusCode::CREATED, Json(*tech))),
         TechnicianCreate::EmailTaken => {

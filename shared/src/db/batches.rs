@@ -185,6 +185,33 @@ pub struct TechnicianWrite {
 }
 
 /// The lease a worker holds on a chunk.
+impl TechnicianWrite {
+    /// A validated row as a write, and its password apart: the write gets its
+    /// `password_hash` once the password is hashed (never before, never both).
+    pub fn from_valid(
+        row: i64,
+        t: crate::validate::NewTechnician,
+        must_change_password: bool,
+    ) -> (crate::password::Password, Self) {
+        let write = Self {
+            row,
+            name: t.name,
+            nickname: t.nickname,
+            email: t.email,
+            email_key: t.email_key,
+            sso_id: t.sso_id,
+            description: t.description,
+            password_hash: String::new(),
+            enabled: t.enabled,
+            standard_license: t.standard_license,
+            mobile_license: t.mobile_license,
+            group_id: t.group_id,
+            must_change_password,
+        };
+        (t.password, write)
+    }
+}
+
 /// A technician the organization has under an email a row carries: which one,
 /// and the group it was in when looked up (scope is judged on that group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

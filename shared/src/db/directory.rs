@@ -305,6 +305,23 @@ impl Db {
 
     /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, whose single writer
     /// serializes transactions already.
+    /// The organization's seats (standard, mobile; `None` unlimited), with its
+    /// settings row locked for the transaction: every writer that takes seats
+    /// (imports, updates, single creations) locks it first, so none over-allocates.
+    async fn lock_seats(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org: OrgId,
+    ) -> DbResult<(Option<i64>, Option<i64>)> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{}",
+            self.row_lock()
+        )))
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
     fn row_lock(&self) -> &'static str {
         match self.engine {
             super::Engine::Postgres => " FOR UPDATE",
@@ -368,14 +385,7 @@ impl Db {
         changes: &TechnicianChanges,
     ) -> DbResult<TechnicianUpdate> {
         let mut tx = self.pool.begin().await?;
-        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{}",
-                self.row_lock()
-            )))
-            .bind(org)
-            .fetch_one(&mut *tx)
-            .await?;
+        let seats = self.lock_seats(&mut tx, org).await?;
         // The row is locked too: an import updating this technician meanwhile
         // (which takes the settings lock only when seats are limited) is not overwritten.
         let Some(row) = sqlx::query(AssertSqlSafe(format!(
@@ -396,21 +406,10 @@ impl Db {
         let needs_standard = standard && !now.standard_license;
         // A disabled technician holds no mobile seat (as in Rescue).
         let needs_mobile = enabled && mobile && !(now.enabled && now.mobile_license);
-        if needs_standard || needs_mobile {
-            let (used_standard, used_mobile) = seats_used(&mut *tx, org).await?;
-            for (needed, seats, used, license) in [
-                (
-                    needs_standard,
-                    standard_seats,
-                    used_standard,
-                    License::Standard,
-                ),
-                (needs_mobile, mobile_seats, used_mobile, License::Mobile),
-            ] {
-                if let Some(seats) = seats.filter(|seats| needed && used >= *seats) {
-                    return Ok(TechnicianUpdate::NoSeat { license, seats });
-                }
-            }
+        if let Some((license, seats)) =
+            no_seat(&mut tx, org, seats, needs_standard, needs_mobile).await?
+        {
+            return Ok(TechnicianUpdate::NoSeat { license, seats });
         }
         let keep = |change: &Option<Option<String>>, now: &Option<String>| match change {
             Some(value) => value.clone(),
@@ -460,32 +459,12 @@ impl Db {
         t: &TechnicianWrite,
     ) -> DbResult<TechnicianCreate> {
         let mut tx = self.pool.begin().await?;
-        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{}",
-                self.row_lock()
-            )))
-            .bind(org)
-            .fetch_one(&mut *tx)
-            .await?;
+        let seats = self.lock_seats(&mut tx, org).await?;
         let needs_mobile = t.enabled && t.mobile_license;
-        if (t.standard_license && standard_seats.is_some())
-            || (needs_mobile && mobile_seats.is_some())
+        if let Some((license, seats)) =
+            no_seat(&mut tx, org, seats, t.standard_license, needs_mobile).await?
         {
-            let (used_standard, used_mobile) = seats_used(&mut *tx, org).await?;
-            for (needed, seats, used, license) in [
-                (
-                    t.standard_license,
-                    standard_seats,
-                    used_standard,
-                    License::Standard,
-                ),
-                (needs_mobile, mobile_seats, used_mobile, License::Mobile),
-            ] {
-                if let Some(seats) = seats.filter(|seats| needed && used >= *seats) {
-                    return Ok(TechnicianCreate::NoSeat { license, seats });
-                }
-            }
+            return Ok(TechnicianCreate::NoSeat { license, seats });
         }
         let now = now_ms();
         let id: Option<i64> = sqlx::query_scalar(
@@ -602,6 +581,32 @@ where
 
 const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id, description, enabled, standard_license, \
      mobile_license, group_id, must_change_password, import_id, created_at, updated_at";
+
+/// The license, and its seat count, that a write taking a standard seat
+/// (`standard`) and a mobile seat (`mobile`) finds all in use; `None` when it fits.
+async fn no_seat(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: OrgId,
+    (standard_seats, mobile_seats): (Option<i64>, Option<i64>),
+    standard: bool,
+    mobile: bool,
+) -> DbResult<Option<(License, i64)>> {
+    let limited = (standard && standard_seats.is_some()) || (mobile && mobile_seats.is_some());
+    if !limited {
+        return Ok(None);
+    }
+    let (used_standard, used_mobile) = seats_used(&mut **tx, org).await?;
+    Ok([
+        (standard, standard_seats, used_standard, License::Standard),
+        (mobile, mobile_seats, used_mobile, License::Mobile),
+    ]
+    .into_iter()
+    .find_map(|(needed, seats, used, license)| {
+        seats
+            .filter(|seats| needed && used >= *seats)
+            .map(|seats| (license, seats))
+    }))
+}
 
 fn technician_from_row(row: &sqlx::any::AnyRow) -> DbResult<Technician> {
     Ok(Technician {

@@ -376,23 +376,9 @@ async fn hash(ctx: &Context, directory: &Directory, batch: Judged) -> Result<Has
         .pending
         .into_iter()
         .map(|p| {
-            let t = p.technician;
-            let write = TechnicianWrite {
-                row: p.row,
-                name: t.name,
-                nickname: t.nickname,
-                email: t.email,
-                email_key: t.email_key,
-                sso_id: t.sso_id,
-                description: t.description,
-                password_hash: String::new(),
-                enabled: t.enabled,
-                standard_license: t.standard_license,
-                mobile_license: t.mobile_license,
-                group_id: t.group_id,
-                must_change_password: directory.force_password_change,
-            };
-            (t.password, (p.existing, write))
+            let (password, write) =
+                TechnicianWrite::from_valid(p.row, p.technician, directory.force_password_change);
+            (password, (p.existing, write))
         })
         .unzip();
     let hashes = ctx.hasher.hash_all(passwords).await?;
