@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::groups::router())
         .merge(routes::technicians::router())
         .merge(routes::admins::router())
+        .merge(routes::sessions::router())
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(request_span))
         .with_state(state)

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod services;
+pub mod session;
 
 pub use client::Client;
 pub use services::{Mode, World};

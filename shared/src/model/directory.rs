@@ -142,3 +142,10 @@ pub enum GroupUpdate {
     /// The new parent is the group itself or one of its sub-groups.
     Cycle,
 }
+
+/// A signed-in administrator (a browser session) and the session's CSRF token.
+/// No `Debug`: the token is a secret of the session.
+pub struct SignedIn {
+    pub admin: Admin,
+    pub csrf_token: String,
+}
