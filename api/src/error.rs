@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_shared::db::DbError;
+use roster_shared::model::FieldError;
 use roster_shared::storage::StorageError;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -17,6 +18,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
+    /// Every problem of a request's fields, as a row outcome lists them.
+    pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -25,7 +28,14 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            errors: Vec::new(),
         }
+    }
+
+    /// The same answer, listing `errors` (`{"errors": [{field, code, message}]}`).
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
     }
 
     pub fn unauthorized() -> Self {
@@ -85,13 +95,16 @@ impl From<StorageError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
+        let mut body = json!({
             "type": format!("https://roster.dev/problems/{}", self.code),
             "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
             "code": self.code,
         });
+        if !self.errors.is_empty() {
+            body["errors"] = json!(self.errors);
+        }
         let mut response = (self.status, body.to_string()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

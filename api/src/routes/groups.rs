@@ -2,16 +2,17 @@
 //! admin sees and changes only its scope (its groups and their sub-groups).
 
 use crate::auth::Caller;
-use crate::error::Path;
 use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{Path, Query};
+use crate::paging::{MAX_LIMIT, Page, Paged};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use roster_shared::model::{Group, GroupUpdate};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -69,16 +70,75 @@ async fn create_group(
     Ok((StatusCode::CREATED, Json(group)))
 }
 
-async fn list_groups(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// `?q=` finds groups by name (case-insensitive, anywhere in it), for the
+/// console's type-ahead: then at most `limit` (default 20) come back.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    limit: Option<i64>,
+}
+
+/// A group as lists show it: with its path from the top (`Support / Tier 1`).
+#[derive(Debug, Serialize)]
+struct GroupOut {
+    #[serde(flatten)]
+    group: Group,
+    path: String,
+}
+
+/// Default page size of a search.
+const SEARCH_LIMIT: i64 = 20;
+
+async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Paged<GroupOut>>> {
     let db = &state.ctx.db;
     let scope = db.scope(&caller.0).await?;
-    let items: Vec<Group> = db
-        .list_groups(caller.0.org_id)
-        .await?
+    let all = db.list_groups(caller.0.org_id).await?;
+    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let default = if q.is_some() { SEARCH_LIMIT } else { MAX_LIMIT };
+    let limit = Page::<i64>::read(Some(query.limit.unwrap_or(default)), None)?.limit;
+    let needle = q.map(str::to_lowercase);
+    let paths = paths(&all);
+    let items: Vec<GroupOut> = all
         .into_iter()
         .filter(|g| scope.allows(g.id))
+        .filter(|g| {
+            needle
+                .as_deref()
+                .is_none_or(|n| g.name.to_lowercase().contains(n))
+        })
+        .take(limit as usize)
+        .map(|group| GroupOut {
+            path: paths.get(&group.id).cloned().unwrap_or_default(),
+            group,
+        })
         .collect();
-    Ok(Json(json!({"items": items, "next": null})))
+    Ok(Json(Paged::all(items)))
+}
+
+/// Each group's path: its ancestors' names and its own, joined by " / ".
+fn paths(groups: &[Group]) -> HashMap<i64, String> {
+    let by_id: HashMap<i64, &Group> = groups.iter().map(|g| (g.id, g)).collect();
+    groups
+        .iter()
+        .map(|g| {
+            let mut names = vec![g.name.as_str()];
+            let mut at = g.parent_id;
+            // The tree has no cycles (updates refuse them); the bound is a guard.
+            while let Some(parent) = at.and_then(|id| by_id.get(&id)) {
+                if names.len() > groups.len() {
+                    break;
+                }
+                names.push(parent.name.as_str());
+                at = parent.parent_id;
+            }
+            names.reverse();
+            (g.id, names.join(" / "))
+        })
+        .collect()
 }
 
 async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Group> {

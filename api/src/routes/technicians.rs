@@ -13,14 +13,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_shared::model::{Scope, Technician, TechnicianChanges, TechnicianUpdate};
+use roster_shared::db::TechnicianWrite;
+use roster_shared::model::{
+    FULL_COLUMNS, FieldError, Layout, Record, Scope, Technician, TechnicianChanges,
+    TechnicianCreate, TechnicianUpdate,
+};
 use roster_shared::password::Password;
 use roster_shared::validate::{PasswordRules, check_password};
 use serde::Deserialize;
+use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/technicians", get(list_technicians))
+        .route(
+            "/v1/technicians",
+            get(list_technicians).post(create_technician),
+        )
         .route(
             "/v1/technicians/{id}",
             get(get_technician).patch(update_technician),
@@ -239,4 +247,140 @@ fn check_new_password(
             format!("password: {}", e.message),
         )
     })
+}
+
+/// `POST /v1/technicians` (Rescue's "Create technician"): the fields of an
+/// import row, by their JSON names. Values are read as a JSON import file's
+/// cells are, so every rule of a row applies with the same codes.
+/// No `Debug`: it holds a password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TechnicianIn {
+    name: Option<Value>,
+    nickname: Option<Value>,
+    email: Option<Value>,
+    sso_id: Option<Value>,
+    description: Option<Value>,
+    password: Option<Value>,
+    enabled: Option<Value>,
+    standard_license: Option<Value>,
+    mobile_license: Option<Value>,
+    group_id: Option<Value>,
+}
+
+impl TechnicianIn {
+    /// The request as a full-layout record: the cells a row would have, and a
+    /// row error for a value no cell can hold.
+    fn record(&self) -> Record {
+        let values = [
+            &self.name,
+            &self.nickname,
+            &self.email,
+            &self.sso_id,
+            &self.description,
+            &self.password,
+            &self.enabled,
+            &self.standard_license,
+            &self.mobile_license,
+            &self.group_id,
+        ];
+        let mut errors = Vec::new();
+        let cells = values
+            .iter()
+            .zip(FULL_COLUMNS)
+            .map(|(value, column)| match value {
+                None => String::new(),
+                Some(value) => match roster_shared::ingest::json_cell(value) {
+                    Ok(text) => text.trim().to_owned(),
+                    Err(kind) => {
+                        errors.push(FieldError::new(
+                            column,
+                            "invalid_value",
+                            format!("must be text, a number or true/false, not {kind}"),
+                        ));
+                        String::new()
+                    }
+                },
+            })
+            .collect();
+        Record {
+            row: 0,
+            cells,
+            errors,
+        }
+    }
+}
+
+async fn create_technician(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<TechnicianIn>,
+) -> ApiResult<(StatusCode, Json<Technician>)> {
+    let db = &state.ctx.db;
+    let org = caller.0.org_id;
+    let settings = db.settings(org).await?;
+    let rules = roster_shared::validate::RowRules {
+        layout: Layout::Full,
+        global_group: None,
+        min_password_length: settings.password_policy.min_length.max(0) as usize,
+        min_password_strength: settings.password_policy.min_strength.clamp(0, 4) as u8,
+    };
+    let record = input.record();
+    let t = tokio::task::spawn_blocking(move || {
+        roster_shared::validate::NewTechnician::parse(&record, &rules)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|errors| {
+        ApiError::invalid("the technician has invalid fields; see errors").with_errors(errors)
+    })?;
+    if db.get_group(org, t.group_id).await?.is_none() {
+        let message = format!("group {} does not exist", t.group_id);
+        return Err(
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_group", &message).with_errors(
+                vec![FieldError::new("Tech Group ID", "unknown_group", message)],
+            ),
+        );
+    }
+    if !db.scope(&caller.0).await?.allows(t.group_id) {
+        return Err(ApiError::forbidden(format!(
+            "group {} is outside your groups",
+            t.group_id
+        )));
+    }
+    let scheme = state.ctx.config.password_hash.clone();
+    let password = t.password;
+    let password_hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
+        .await
+        .map_err(ApiError::internal)?;
+    let write = TechnicianWrite {
+        row: 0,
+        name: t.name,
+        nickname: t.nickname,
+        email: t.email,
+        email_key: t.email_key,
+        sso_id: t.sso_id,
+        description: t.description,
+        password_hash,
+        enabled: t.enabled,
+        standard_license: t.standard_license,
+        mobile_license: t.mobile_license,
+        group_id: t.group_id,
+        must_change_password: settings.force_password_change,
+    };
+    match db.create_technician(org, &write).await? {
+        TechnicianCreate::Created(tech) => Ok((StatusCode::CREATED, Json(*tech))),
+        TechnicianCreate::EmailTaken => {
+            let error = FieldError::email_taken(&write.email);
+            Err(
+                ApiError::new(StatusCode::CONFLICT, "email_taken", error.message.clone())
+                    .with_errors(vec![error]),
+            )
+        }
+        TechnicianCreate::NoSeat { license, seats } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "license_unavailable",
+            format!("all {seats} {} license seats are in use", license.as_str()),
+        )),
+    }
 }

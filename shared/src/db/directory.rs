@@ -1,10 +1,10 @@
 //! The directory: organizations, administrators and their scopes, technician
 //! groups, technicians and settings. Every query is scoped by organization.
 
-use super::{Db, DbResult, flag, list_placeholders, undecodable};
+use super::{Db, DbResult, TechnicianWrite, flag, list_placeholders, undecodable};
 use crate::model::{
     Admin, AdminId, Group, GroupId, GroupUpdate, License, LicenseSeats, OrgId, PasswordPolicy,
-    Role, Scope, Settings, Technician, TechnicianChanges, TechnicianUpdate,
+    Role, Scope, Settings, Technician, TechnicianChanges, TechnicianCreate, TechnicianUpdate,
 };
 use crate::time::now_ms;
 use sha2::{Digest, Sha256};
@@ -452,6 +452,82 @@ impl Db {
         let updated = technician_from_row(&row)?;
         tx.commit().await?;
         Ok(TechnicianUpdate::Updated(Box::new(updated)))
+    }
+
+    /// Creates one technician (API.md, "Adding one technician") in one
+    /// transaction: the seats it takes must be free (the settings row locked
+    /// first, as imports and updates do), and its email must be new to the
+    /// organization; the unique index decides a race between two requests.
+    pub async fn create_technician(
+        &self,
+        org: OrgId,
+        t: &TechnicianWrite,
+    ) -> DbResult<TechnicianCreate> {
+        let mut tx = self.pool.begin().await?;
+        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{}",
+                self.row_lock()
+            )))
+            .bind(org)
+            .fetch_one(&mut *tx)
+            .await?;
+        let needs_mobile = t.enabled && t.mobile_license;
+        if (t.standard_license && standard_seats.is_some())
+            || (needs_mobile && mobile_seats.is_some())
+        {
+            let (used_standard, used_mobile) = seats_used(&mut *tx, org).await?;
+            for (needed, seats, used, license) in [
+                (
+                    t.standard_license,
+                    standard_seats,
+                    used_standard,
+                    License::Standard,
+                ),
+                (needs_mobile, mobile_seats, used_mobile, License::Mobile),
+            ] {
+                if let Some(seats) = seats.filter(|seats| needed && used >= *seats) {
+                    return Ok(TechnicianCreate::NoSeat { license, seats });
+                }
+            }
+        }
+        let now = now_ms();
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO technicians (org_id, name, nickname, email, email_key, sso_id, description, \
+             password_hash, enabled, standard_license, mobile_license, group_id, must_change_password, \
+             import_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $14) \
+             ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id",
+        )
+        .bind(org)
+        .bind(&t.name)
+        .bind(t.nickname.as_deref())
+        .bind(&t.email)
+        .bind(&t.email_key)
+        .bind(t.sso_id.as_deref())
+        .bind(t.description.as_deref())
+        .bind(&t.password_hash)
+        .bind(i64::from(t.enabled))
+        .bind(i64::from(t.standard_license))
+        .bind(i64::from(t.mobile_license))
+        .bind(t.group_id)
+        .bind(i64::from(t.must_change_password))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(TechnicianCreate::EmailTaken);
+        };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
+        )))
+        .bind(org)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let created = technician_from_row(&row)?;
+        tx.commit().await?;
+        Ok(TechnicianCreate::Created(Box::new(created)))
     }
 
     /// Technicians of `org`, filtered, by id, after the cursor `after`.

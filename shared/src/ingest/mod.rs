@@ -38,6 +38,13 @@ pub const SNIFF_BYTES: usize = 8192;
 #[error("{0}")]
 pub struct UnsupportedFormat(pub String);
 
+/// A JSON value as the cell it would be in a JSON import file (`true` is
+/// `Yes`, numbers as written, `null` empty), or the kind of value it is when no
+/// cell can hold it: one reading for files and for single requests.
+pub fn json_cell(value: &serde_json::Value) -> Result<std::borrow::Cow<'_, str>, &'static str> {
+    json::text(value)
+}
+
 /// The upload's format, told from its first bytes (up to [`SNIFF_BYTES`];
 /// `prefix` may be shorter when the file is).
 ///

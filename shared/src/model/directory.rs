@@ -143,6 +143,19 @@ pub enum GroupUpdate {
     Cycle,
 }
 
+/// What creating one technician came to.
+#[derive(Debug)]
+pub enum TechnicianCreate {
+    Created(Box<Technician>),
+    /// The organization has a technician with that email.
+    EmailTaken,
+    /// The technician needs a seat of `license` and all `seats` are in use.
+    NoSeat {
+        license: License,
+        seats: i64,
+    },
+}
+
 /// A signed-in administrator (a browser session) and the session's CSRF token.
 /// No `Debug`: the token is a secret of the session.
 pub struct SignedIn {

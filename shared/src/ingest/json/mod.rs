@@ -227,7 +227,7 @@ fn column_index(key: &str) -> Option<usize> {
 }
 
 /// A scalar as cell text; the kind of value it is otherwise.
-fn text(value: &Value) -> Result<Cow<'_, str>, &'static str> {
+pub(super) fn text(value: &Value) -> Result<Cow<'_, str>, &'static str> {
     match value {
         Value::Null => Ok(Cow::Borrowed("")),
         Value::Bool(true) => Ok(Cow::Borrowed("Yes")),
