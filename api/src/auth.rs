@@ -88,15 +88,7 @@ impl FromRequestParts<AppState> for Session {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let cookie = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        let config = &state.ctx.config;
-        let now = now_ms();
-        let idle = config.session_idle.as_millis() as i64;
-        // Record a use at most every tenth of the idle time (and at least every minute).
-        let touch = (idle / 10).min(60_000);
-        let signed_in = state
-            .ctx
-            .db
-            .session(&cookie, now, now - idle, now - touch)
+        let signed_in = live_session(state, &cookie)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
         if changes(&parts.method) {
@@ -116,6 +108,20 @@ impl FromRequestParts<AppState> for Session {
         }
         Ok(Session { signed_in, cookie })
     }
+}
+
+/// The live session a cookie value names, its use recorded.
+pub async fn live_session(state: &AppState, cookie: &str) -> Result<Option<SignedIn>, ApiError> {
+    let config = &state.ctx.config;
+    let now = now_ms();
+    let idle = config.session_idle.as_millis() as i64;
+    // Record a use at most every tenth of the idle time (and at least every minute).
+    let touch = (idle / 10).min(60_000);
+    Ok(state
+        .ctx
+        .db
+        .session(cookie, now, now - idle, now - touch)
+        .await?)
 }
 
 /// Methods that change something and so need the CSRF token with a cookie.

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cli;
+mod console;
 mod demo;
 pub mod error;
 pub mod feeds;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::technicians::router())
         .merge(routes::admins::router())
         .merge(routes::sessions::router())
+        .merge(console::router())
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(request_span))
         .with_state(state)

@@ -7,6 +7,7 @@
 //! Binaries are looked up beside the test executable (`cargo build --bins`
 //! first; `scripts/test` does it).
 
+pub mod browser;
 pub mod client;
 pub mod services;
 pub mod session;
