@@ -146,7 +146,7 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     pub runtime_ctx: roster_shared::pipeline::Context,
     stop: CancellationToken,
-    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    http: tokio::task::JoinHandle<()>,
     workers: Option<tokio::task::JoinSet<()>>,
 }
 
@@ -173,12 +173,16 @@ impl Server {
         let warm = state.clone();
         tokio::spawn(async move { warm.dummy_password_hash().await.map(drop) });
         let app = crate::app(state);
-        let until = stop.clone();
-        let http = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { until.cancelled().await })
-                .await
-        });
+        let limits = crate::connections::Limits {
+            request_timeout: runtime.ctx.config.request_timeout,
+            max_connections: runtime.ctx.config.max_connections,
+        };
+        let http = tokio::spawn(crate::connections::serve(
+            listener,
+            app,
+            limits,
+            stop.clone(),
+        ));
         Ok(Self {
             addr,
             runtime_ctx: runtime.ctx,
@@ -207,8 +211,7 @@ impl Server {
         let served = tokio::time::timeout(std::time::Duration::from_secs(10), self.http).await;
         self.runtime_ctx.db.close().await;
         match served {
-            Ok(Ok(result)) => result.context("http server")?,
-            Ok(Err(e)) => return Err(e.into()),
+            Ok(result) => result.context("http server")?,
             Err(_) => tracing::warn!("open connections did not close in time"),
         }
         Ok(())

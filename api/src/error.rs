@@ -20,7 +20,12 @@ pub struct ApiError {
     pub detail: String,
     /// Every problem of a request's fields, as a row outcome lists them.
     pub errors: Vec<FieldError>,
+    /// `Retry-After` seconds; every 429 and 503 carries one (this, or [`RETRY_AFTER_SECS`]).
+    pub retry_after: Option<u64>,
 }
+
+/// Seconds a client is told to wait by a 429 or 503 that names no time of its own.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
@@ -29,6 +34,15 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Too many requests of this kind at once (429 `rate_limited`): try again in `seconds`.
+    pub fn rate_limited(detail: impl Into<String>, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
         }
     }
 
@@ -110,6 +124,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        let busy = matches!(
+            self.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        if busy || self.retry_after.is_some() {
+            let seconds = self.retry_after.unwrap_or(RETRY_AFTER_SECS);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

@@ -45,6 +45,17 @@ pub struct Config {
     pub session_idle: Duration,
     /// `ROSTER_SESSION_MAX_SECS`: a session ends this long after sign-in, used or not (default 7 days).
     pub session_max: Duration,
+    /// `ROSTER_MAX_ACTIVE_IMPORTS`: queued or running imports (and uploads under
+    /// way) per organization; one more is refused with 429 before its body is read.
+    pub max_active_imports: i64,
+    /// `ROSTER_REQUEST_TIMEOUT_SECS`: how long a connection may stay silent while the
+    /// API waits for request headers (a new or idle keep-alive connection included)
+    /// or for the next piece of a request body.
+    pub request_timeout: Duration,
+    /// `ROSTER_MAX_CONNECTIONS`: open connections one API process serves at once;
+    /// past it, new ones wait in the kernel's backlog (a few reserved ones answer
+    /// only the health routes).
+    pub max_connections: usize,
 }
 
 /// Object storage settings for any S3-compatible server.
@@ -142,6 +153,11 @@ impl Config {
                 "ROSTER_SESSION_MAX_SECS",
                 7 * 24 * 3600,
             )?),
+            max_active_imports: parse(&get, "ROSTER_MAX_ACTIVE_IMPORTS", 4i64)?.max(1),
+            request_timeout: Duration::from_secs(
+                parse(&get, "ROSTER_REQUEST_TIMEOUT_SECS", 30u64)?.max(1),
+            ),
+            max_connections: parse(&get, "ROSTER_MAX_CONNECTIONS", 1024usize)?.max(1),
         })
     }
 

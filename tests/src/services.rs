@@ -227,6 +227,27 @@ impl World {
         self.api.as_ref().map(Child::id)
     }
 
+    /// The process id of worker `n`, while it runs.
+    pub fn worker_pid(&self, n: usize) -> Option<u32> {
+        self.workers.get(n).map(Child::id)
+    }
+
+    /// The processes that read uploads: the API, and the workers of a cluster.
+    pub fn reader_pids(&self) -> Vec<(String, u32)> {
+        let mut pids: Vec<(String, u32)> = self
+            .api_pid()
+            .map(|p| ("roster-api".to_owned(), p))
+            .into_iter()
+            .collect();
+        for n in 0..self.workers.len() {
+            pids.extend(
+                self.worker_pid(n)
+                    .map(|p| (format!("roster-worker-{n}"), p)),
+            );
+        }
+        pids
+    }
+
     /// Starts one more `roster-worker` process; returns its index.
     pub fn start_worker(&mut self) -> usize {
         let n = self.workers.len();
@@ -404,6 +425,24 @@ impl World {
             .await
             .expect("test database")
     }
+}
+
+/// Peak resident memory (`VmHWM`) of a process since it started or since
+/// [`reset_peak_rss`], in MiB.
+pub fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status");
+    kb / 1024
+}
+
+/// Starts a process's peak resident memory over from its current size
+/// (`echo 5 > /proc/PID/clear_refs`), so that one step's peak can be read.
+pub fn reset_peak_rss(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("/proc clear_refs");
 }
 
 async fn sqlx_exec(db: &roster_shared::db::Db, sql: &str) {

@@ -66,8 +66,8 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
     assert_eq!(listed["items"][0]["id"], ana["id"]);
 
     // Every problem at once, each as a row outcome names it.
-    let bad = json!({"name": "", "email": "not-an-email", "password": "abc", "enabled": "maybe",
-                     "standard_license": true, "mobile_license": "no", "group_id": "x"});
+    let bad = json!({"name": "", "email": "not-an-email", "password": "abc",
+                     "standard_license": true, "mobile_license": false, "group_id": 0});
     let a = master.post("/v1/technicians", bad).await;
     assert_eq!(a.status, 422, "{}", text(&a));
     assert_eq!(a.json()["code"], "invalid_request");
@@ -76,7 +76,7 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
         ("Name", "required"),
         ("Email", "invalid_email"),
         ("Password", "weak_password"),
-        ("Enabled", "invalid_boolean"),
+        ("Enabled", "required"),
     ] {
         assert!(
             got.contains(&(want.0.to_owned(), want.1.to_owned())),
@@ -91,11 +91,29 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
         !text(&a).contains("\"abc\""),
         "the password is never echoed"
     );
-    // Booleans and the group id as words and text, as in a file.
+    // Typed: flags are booleans and the group a number, not a file's words.
     let mut words = technician("bo@acme.test", tier1);
     words["enabled"] = json!("Yes");
+    words["mobile_license"] = json!(0);
     words["group_id"] = json!(tier1.to_string());
-    assert_eq!(master.post("/v1/technicians", words).await.status, 201);
+    words["name"] = json!(5);
+    let a = master.post("/v1/technicians", words).await;
+    assert_eq!(
+        pairs(&a),
+        [
+            ("Name".to_owned(), "invalid_value".to_owned()),
+            ("Enabled".to_owned(), "invalid_value".to_owned()),
+            ("Mobile License".to_owned(), "invalid_value".to_owned()),
+            ("Tech Group ID".to_owned(), "invalid_value".to_owned()),
+        ]
+    );
+    assert_eq!(
+        master
+            .post("/v1/technicians", technician("bo@acme.test", tier1))
+            .await
+            .status,
+        201
+    );
     // Unknown fields, and values no cell can hold.
     let mut extra = technician("cy@acme.test", tier1);
     extra["colour"] = json!("red");

@@ -1,6 +1,7 @@
 //! `/v1/imports`: start an import, poll it, read its rows, download its result, cancel it.
 
-use super::upload::{Spooled, check_declared, spool};
+use super::upload::{FIELD_BYTES, Spooled, attachment, check_declared, check_length, check_text};
+use super::upload::{field_text, file_name, idempotency_key, spool};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::error::{Path, Query};
@@ -13,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use roster_shared::db::Admission;
 use roster_shared::model::{FieldError, ImportId, OnExisting, RowStatus};
 use roster_shared::model::{ImportRecord, NewImport, RowOutcome};
 use roster_shared::queue::Job;
@@ -111,6 +113,9 @@ pub struct ImportOptions {
 }
 
 impl ImportOptions {
+    /// The options a form may carry besides `file` and `file_name`.
+    const NAMES: [&str; 3] = ["group_id", "dry_run", "on_existing"];
+
     fn set(&mut self, name: &str, value: String) {
         match name {
             "file_name" => self.file_name = Some(value),
@@ -122,6 +127,55 @@ impl ImportOptions {
     }
 }
 
+/// How long a client refused at the active-import limit is told to wait: an
+/// import of a few thousand rows takes about that long.
+const ACTIVE_IMPORTS_RETRY_SECS: u64 = 30;
+
+/// An upload's place among its organization's active imports: given back when
+/// the upload is refused or its client goes away, unless it became the import.
+struct Slot {
+    db: roster_shared::db::Db,
+    id: Option<String>,
+}
+
+impl Slot {
+    /// The place's id, kept by the import from now on.
+    fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let db = self.db.clone();
+            // Also on a dropped handler (the client went away): a task, not an await.
+            tokio::spawn(async move {
+                if let Err(e) = db.free_upload_slot(&id).await {
+                    tracing::warn!(error = %e, "could not free an upload's place; it lapses within the hour");
+                }
+            });
+        }
+    }
+}
+
+impl ImportOptions {
+    /// Every option is a short text without control characters (form fields
+    /// are bounded while read, query values here).
+    fn check(&self) -> ApiResult<()> {
+        for (name, value) in [
+            ("group_id", &self.group_id),
+            ("dry_run", &self.dry_run),
+            ("on_existing", &self.on_existing),
+        ] {
+            if let Some(value) = value {
+                check_text(name, value, FIELD_BYTES)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn create_import(
     State(state): State<AppState>,
     caller: Caller,
@@ -130,14 +184,49 @@ async fn create_import(
     request: Request,
 ) -> ApiResult<Response> {
     let ctx = &state.ctx;
+    let org = caller.0.org_id;
     let limit = ctx.config.max_upload_bytes;
-    std::fs::create_dir_all(&ctx.scratch).map_err(ApiError::internal)?;
-    let dir = tempfile::tempdir_in(&ctx.scratch).map_err(ApiError::internal)?;
     let is_multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
+    // Everything the headers and the query can tell is refused before the body is read.
+    check_length(&headers, limit, is_multipart)?;
+    let idempotency_key = idempotency_key(&headers)?;
+    options.check()?;
+    let mut given_name = options
+        .file_name
+        .take()
+        .map(|n| file_name(&n))
+        .transpose()?;
 
+    let slot = match ctx
+        .db
+        .admit_upload(
+            org,
+            idempotency_key.as_deref(),
+            ctx.config.max_active_imports,
+        )
+        .await?
+    {
+        Admission::Existing(import) => return repeated(&caller, &import),
+        Admission::Full => {
+            return Err(ApiError::rate_limited(
+                format!(
+                    "the organization has {} imports queued or running already; try again once one has finished",
+                    ctx.config.max_active_imports
+                ),
+                ACTIVE_IMPORTS_RETRY_SECS,
+            ));
+        }
+        Admission::Admitted(id) => Slot {
+            db: ctx.db.clone(),
+            id: Some(id),
+        },
+    };
+
+    std::fs::create_dir_all(&ctx.scratch).map_err(ApiError::internal)?;
+    let dir = tempfile::tempdir_in(&ctx.scratch).map_err(ApiError::internal)?;
     let spooled: Spooled = if is_multipart {
         let mut multipart =
             <Multipart as axum::extract::FromRequest<()>>::from_request(request, &())
@@ -151,29 +240,29 @@ async fn create_import(
         {
             let name = field.name().unwrap_or_default().to_owned();
             if name == "file" {
-                if options.file_name.is_none() {
-                    options.file_name = field.file_name().map(str::to_owned);
+                if given_name.is_none() {
+                    given_name = field.file_name().map(file_name).transpose()?;
                 }
-                check_declared(field.content_type(), options.file_name.as_deref())?;
+                check_declared(field.content_type(), given_name.as_deref())?;
                 spooled = Some(spool(field, dir.path(), limit).await?);
-            } else {
-                let value = field
-                    .text()
-                    .await
-                    .map_err(|e| ApiError::invalid(e.body_text()))?;
+            } else if name == "file_name" {
+                given_name = Some(file_name(&field_text(field, &name).await?)?);
+            } else if ImportOptions::NAMES.contains(&name.as_str()) {
+                let value = field_text(field, &name).await?;
                 options.set(&name, value);
             }
+            // Other fields are no option: never read, never stored (the field
+            // is skipped by reading on to the next one).
         }
         spooled.ok_or_else(|| ApiError::invalid("the form has no 'file' part"))?
     } else {
         let declared = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        check_declared(declared, options.file_name.as_deref())?;
+        check_declared(declared, given_name.as_deref())?;
         spool(request.into_body().into_data_stream(), dir.path(), limit).await?
     };
 
-    let org = caller.0.org_id;
     let group_id = match options
         .group_id
         .as_deref()
@@ -215,22 +304,9 @@ async fn create_import(
             ApiError::invalid(format!("on_existing: '{v}' is not fail, skip or update"))
         })?,
     };
-    let file_name = options
-        .file_name
-        .map(|n| {
-            n.rsplit(['/', '\\'])
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(255)
-                .collect::<String>()
-        })
+    let file_name = given_name
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("upload.{}", spooled.format.as_str()));
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(200).collect::<String>());
 
     let id = ImportId::new();
     let key = StorageKey::Upload { import: id.clone() };
@@ -247,7 +323,7 @@ async fn create_import(
         upload_bytes: spooled.bytes as i64,
         idempotency_key,
     };
-    let (import, created) = match ctx.db.create_import(&new).await {
+    let (import, created) = match ctx.db.create_import(&new, slot.id()).await {
         Ok(answer) => answer,
         Err(e) => {
             // Registering failed: the stored upload would be an orphan holding passwords.
@@ -255,9 +331,12 @@ async fn create_import(
             return Err(e.into());
         }
     };
+    // The import holds the place now (or, for a key's repeat, the place is gone).
+    let mut slot = slot;
+    slot.id = None;
     if !created {
         let _ = ctx.store.delete(&key).await;
-        return Ok((StatusCode::OK, Json(ImportOut::from(&import))).into_response());
+        return repeated(&caller, &import);
     }
     tracing::info!(import.id = %id, format = spooled.format.as_str(), bytes = spooled.bytes, "import accepted");
     if let Err(e) = ctx.queue.enqueue(Job::PlanImport { import_id: id }).await {
@@ -265,6 +344,20 @@ async fn create_import(
         tracing::warn!(error = %e, "could not enqueue the plan; the reconciler will");
     }
     Ok((StatusCode::ACCEPTED, Json(ImportOut::from(&import))).into_response())
+}
+
+/// The answer to a repeated `Idempotency-Key`: the import it names (200), but
+/// only if the caller may read it (an admin sees only its own): answering with
+/// another administrator's import would show one the caller may not read.
+fn repeated(caller: &Caller, import: &ImportRecord) -> ApiResult<Response> {
+    if caller.own_imports().is_some_and(|me| me != import.admin_id) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_used",
+            "this Idempotency-Key already names another administrator's import; send a new key",
+        ));
+    }
+    Ok((StatusCode::OK, Json(ImportOut::from(import))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -375,13 +468,10 @@ async fn get_result(
         import: import.id.clone(),
     };
     let (size, reader) = state.ctx.store.open(&key).await?;
-    let stem: String = import
+    let stem = import
         .file_name
         .rsplit_once('.')
-        .map_or(import.file_name.as_str(), |(stem, _)| stem)
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
-        .collect();
+        .map_or(import.file_name.as_str(), |(stem, _)| stem);
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));
     Ok((
         [
@@ -389,7 +479,7 @@ async fn get_result(
             (header::CONTENT_LENGTH, size.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{stem}-result.xlsx\""),
+                attachment(&format!("{stem}-result.xlsx")),
             ),
         ],
         body,

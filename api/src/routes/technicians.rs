@@ -250,8 +250,9 @@ fn check_new_password(
 }
 
 /// `POST /v1/technicians` (Rescue's "Create technician"): the fields of an
-/// import row, by their JSON names. Values are read as a JSON import file's
-/// cells are, so every rule of a row applies with the same codes.
+/// import row, by their JSON names, typed (texts as strings, flags as
+/// booleans, the group as a number). Each becomes the cell a row would hold, so
+/// every rule of a row applies with the same codes, all reported at once.
 /// No `Debug`: it holds a password.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,19 +289,30 @@ impl TechnicianIn {
         let cells = values
             .iter()
             .zip(FULL_COLUMNS)
-            .map(|(value, column)| match value {
-                None => String::new(),
-                Some(value) => match roster_shared::ingest::json_cell(value) {
-                    Ok(text) => text.trim().to_owned(),
-                    Err(kind) => {
+            .enumerate()
+            .map(|(at, (value, column))| {
+                let (expected, fits) = match at {
+                    0..=5 => ("text", matches!(value, Some(Value::String(_)))),
+                    6..=8 => ("true or false", matches!(value, Some(Value::Bool(_)))),
+                    _ => (
+                        "a whole number",
+                        matches!(value, Some(Value::Number(n)) if n.is_i64()),
+                    ),
+                };
+                match value {
+                    None | Some(Value::Null) => String::new(),
+                    Some(value) if fits => roster_shared::ingest::json_cell(value)
+                        .map(|text| text.trim().to_owned())
+                        .unwrap_or_default(),
+                    Some(_) => {
                         errors.push(FieldError::new(
                             column,
                             "invalid_value",
-                            format!("must be text, a number or true/false, not {kind}"),
+                            format!("must be {expected}"),
                         ));
                         String::new()
                     }
-                },
+                }
             })
             .collect();
         Record {

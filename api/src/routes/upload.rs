@@ -8,7 +8,8 @@
 //! and docs/api.md, "Roster notes".
 
 use crate::error::ApiError;
-use axum::http::StatusCode;
+use axum::extract::multipart::Field;
+use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use roster_shared::ingest::{self, SNIFF_BYTES};
@@ -76,6 +77,138 @@ where
         bytes,
         format,
     })
+}
+
+/// What a multipart form may add around its file part, over `ROSTER_MAX_UPLOAD_BYTES`,
+/// before its declared length is refused at once.
+const FORM_OVERHEAD_BYTES: u64 = 64 * 1024;
+/// The longest form field other than the file (options are short words and numbers).
+pub const FIELD_BYTES: usize = 1024;
+/// The longest file name kept (after any folder part is dropped).
+const FILE_NAME_CHARS: usize = 255;
+/// The longest `Idempotency-Key`.
+const IDEMPOTENCY_KEY_CHARS: usize = 200;
+
+/// Refuses (413) an upload whose declared `Content-Length` is over the limit,
+/// before a byte of its body is read. A body that declares nothing, or less
+/// than it sends, is still counted while it streams ([`spool`]).
+pub fn check_length(headers: &HeaderMap, limit: u64, multipart: bool) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let allowed = if multipart {
+        limit.saturating_add(FORM_OVERHEAD_BYTES)
+    } else {
+        limit
+    };
+    match declared {
+        Some(length) if length > allowed => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+/// A text from the request that reaches the database: no control character
+/// (PostgreSQL refuses NUL, and none belongs in a name, an option or a key)
+/// and at most `max` characters.
+pub fn check_text(what: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("{what} holds a control character"),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!(
+            "{what} is longer than {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The `Idempotency-Key` header, if any: printable text of at most 200 characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Idempotency-Key must be printable ASCII text",
+        )
+    })?;
+    check_text("Idempotency-Key", key, IDEMPOTENCY_KEY_CHARS)?;
+    if key.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Idempotency-Key is empty",
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The file name to keep: the given one without any folder part (browsers of
+/// old sent whole paths), checked like every stored text.
+pub fn file_name(given: &str) -> Result<String, ApiError> {
+    check_text("file_name", given, 4 * FILE_NAME_CHARS)?;
+    let name = given.rsplit(['/', '\\']).next().unwrap_or_default();
+    check_text("file_name", name, FILE_NAME_CHARS)?;
+    Ok(name.to_owned())
+}
+
+/// A form field's text, refused past [`FIELD_BYTES`] instead of held whole in memory.
+pub async fn field_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(piece) = field
+        .chunk()
+        .await
+        .map_err(|e| ApiError::invalid(e.body_text()))?
+    {
+        if bytes.len() + piece.len() > FIELD_BYTES {
+            return Err(ApiError::invalid(format!(
+                "form field '{name}' is longer than {FIELD_BYTES} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&piece);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("form field '{name}' is not UTF-8 text"),
+        )
+    })?;
+    check_text(&format!("form field '{name}'"), &text, FIELD_BYTES)?;
+    Ok(text)
+}
+
+/// A `Content-Disposition` for a download named `name` (RFC 6266): `filename`
+/// alone for a name in printable ASCII; else an ASCII stand-in for old clients
+/// as `filename`, and the exact name as `filename*` in UTF-8.
+pub fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    if ascii == name {
+        return format!("attachment; filename=\"{ascii}\"");
+    }
+    let mut encoded = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        // RFC 8187 attr-char: letters, digits and these marks go as they are.
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Declared media types that can never be an import file (matched on the

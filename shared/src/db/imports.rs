@@ -75,12 +75,111 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
 /// How long an idempotency key names its first import.
 const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
 
+/// How long an upload's place among its organization's active imports lasts if
+/// its API process dies before freeing it. Long enough for a big upload on a
+/// slow link: a live process frees or converts the place itself.
+const UPLOAD_SLOT_LIFETIME_MS: i64 = 3600 * 1000;
+
+/// The answer to an upload that asks for a place among its organization's
+/// active imports (`ROSTER_MAX_ACTIVE_IMPORTS`).
+#[derive(Debug)]
+pub enum Admission {
+    /// A place, held under this id until [`Db::create_import`] turns it into the
+    /// import or [`Db::free_upload_slot`] gives it back.
+    Admitted(String),
+    /// The idempotency key names an import of the last 24 hours: that one, and no new import.
+    Existing(Box<ImportRecord>),
+    /// `limit` imports are queued, running or being uploaded already.
+    Full,
+}
+
 impl Db {
-    /// Registers a queued import. With an idempotency key that names an import of
-    /// the last 24 hours, returns that import instead and `false`.
-    pub async fn create_import(&self, new: &NewImport) -> DbResult<(ImportRecord, bool)> {
+    /// Takes a place for a new upload of `org`, unless `limit` imports are queued,
+    /// running or being uploaded already. Counted in the database, under a lock
+    /// on the organization, so that concurrent uploads on any API instance never
+    /// get more than `limit` places between them.
+    pub async fn admit_upload(
+        &self,
+        org: OrgId,
+        idempotency_key: Option<&str>,
+        limit: i64,
+    ) -> DbResult<Admission> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        // One admission per organization at a time on both engines: this no-op
+        // update locks the organization's row until commit in PostgreSQL, and
+        // takes SQLite's one write lock, so the count below cannot go stale.
+        sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(key) = idempotency_key {
+            let existing = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {IMPORT_COLUMNS} FROM imports WHERE org_id = $1 AND idempotency_key = $2 AND created_at >= $3"
+            )))
+            .bind(org)
+            .bind(key)
+            .bind(now - IDEMPOTENCY_WINDOW_MS)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                tx.commit().await?;
+                return Ok(Admission::Existing(Box::new(import_from_row(&row)?)));
+            }
+        }
+        sqlx::query("DELETE FROM upload_slots WHERE org_id = $1 AND expires_at < $2")
+            .bind(org)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let active: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM imports WHERE org_id = $1 AND status IN ('queued', 'running')) \
+             + (SELECT COUNT(*) FROM upload_slots WHERE org_id = $1) AS active",
+        )
+        .bind(org)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("active")?;
+        if active >= limit {
+            tx.commit().await?;
+            return Ok(Admission::Full);
+        }
+        let slot = ImportId::new().0;
+        sqlx::query("INSERT INTO upload_slots (id, org_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(&slot)
+            .bind(org)
+            .bind(now + UPLOAD_SLOT_LIFETIME_MS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Admission::Admitted(slot))
+    }
+
+    /// Gives back an upload's place (the upload was refused or went away).
+    pub async fn free_upload_slot(&self, slot: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM upload_slots WHERE id = $1")
+            .bind(slot)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Registers a queued import, in the place `slot` that [`Db::admit_upload`]
+    /// gave its upload (freed in the same transaction). With an idempotency key
+    /// that names an import of the last 24 hours, returns that import instead and `false`.
+    pub async fn create_import(
+        &self,
+        new: &NewImport,
+        slot: Option<&str>,
+    ) -> DbResult<(ImportRecord, bool)> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        if let Some(slot) = slot {
+            sqlx::query("DELETE FROM upload_slots WHERE id = $1")
+                .bind(slot)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(key) = &new.idempotency_key {
             // An expired key no longer names anything: free it for reuse.
             sqlx::query(

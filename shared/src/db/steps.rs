@@ -23,6 +23,17 @@ pub enum Step {
     Finalize,
 }
 
+/// A claim on an import-wide step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportClaim {
+    /// How many times the import's steps have been claimed, this one included
+    /// (less the claims given back after a transient failure).
+    pub attempts: i64,
+    /// How many counted claims found the one before still held: its process
+    /// died holding it (killed, out of memory) or lost it.
+    pub interruptions: i64,
+}
+
 /// Where a chunk and its import stand, for finalize.
 #[derive(Debug, Clone, Copy)]
 pub struct ChunkProgress {
@@ -46,14 +57,15 @@ pub struct DueWork {
 impl Db {
     /// Claims the import for a plan or finalize step, if nobody holds a live lease on it.
     /// `ready` is an extra SQL condition naming which step is due.
-    /// Returns how many times the import's steps have been claimed, this one included.
+    /// A claim that finds the lease still named (expired: only a given-back or
+    /// finished step clears it) counts an interruption, as an attempt counts.
     pub async fn claim_import(
         &self,
         id: &ImportId,
         owner: &str,
         lease_ms: i64,
         step: Step,
-    ) -> DbResult<Option<i64>> {
+    ) -> DbResult<Option<ImportClaim>> {
         let now = now_ms();
         // Finalize follows the chunks from the moment the plan is saved (it writes each
         // chunk's result rows as the chunk finishes). A claim counts as an attempt only
@@ -69,18 +81,25 @@ impl Db {
                 "CASE WHEN chunks_done >= chunk_count OR cancel_requested = 1 THEN 1 ELSE 0 END",
             ),
         };
+        // The right-hand sides read the row as it was: `lease_owner` is the
+        // previous holder's.
         let sql = format!(
             "UPDATE imports SET status = 'running', lease_owner = $1, lease_until = $2, step_attempts = step_attempts + {attempt}, \
+             step_interruptions = step_interruptions + CASE WHEN lease_owner IS NOT NULL THEN {attempt} ELSE 0 END, \
              started_at = COALESCE(started_at, $3) WHERE id = $4 AND {ready} AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING step_attempts"
+             RETURNING step_attempts, step_interruptions"
         );
-        Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+        let claimed: Option<(i64, i64)> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(owner)
             .bind(now + lease_ms)
             .bind(now)
             .bind(&id.0)
             .fetch_optional(&self.pool)
-            .await?)
+            .await?;
+        Ok(claimed.map(|(attempts, interruptions)| ImportClaim {
+            attempts,
+            interruptions,
+        }))
     }
 
     /// Extends the caller's lease on the import; false when the lease was lost.

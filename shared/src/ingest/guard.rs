@@ -8,8 +8,17 @@
 //! expands suspiciously far, or whose shared-strings count is out of bounds.
 //! The zip crate fails a part that inflates past its declared size, so the
 //! declared sizes checked here bound what calamine can be made to read.
+//! Within those bounds one value can still be huge (a 64 MiB cell packs into
+//! 0.7 MB and passes the ratio check): the parts' XML is then streamed
+//! through `markup.rs`, which bounds each value and counts the shared strings.
+//! [`inspect`] is the one place every xlsx read passes: `ingest::open`, which
+//! the plan step uses, calls it before calamine opens the file. The upload
+//! route only confirms the format ([`check_xlsx`]): a refused file is a failed
+//! import with its code (API.md), and inflating at upload would put that work
+//! in the API process of a cluster node.
 
 use super::UnsupportedFormat;
+use super::markup::{self, MAX_SHARED_STRINGS_BYTES, Targets, looks_like_xml};
 use crate::model::FileError;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -30,6 +39,10 @@ const MAX_UNIQUE_STRINGS: u64 = 4_000_000;
 /// once past [`UNIQUE_STRINGS_FLOOR`].
 const BYTES_PER_STRING: u64 = 4;
 const UNIQUE_STRINGS_FLOOR: u64 = 65_536;
+/// Bytes of a worksheet cell that uses a shared string, at the least.
+const BYTES_PER_STRING_CELL: u64 = 16;
+/// How much of a part is read to tell whether it is XML.
+const XML_PEEK_BYTES: u64 = 512;
 /// How much of the shared-strings part is read to find its `<sst>` element.
 const SST_PEEK_BYTES: u64 = 64 * 1024;
 
@@ -75,6 +88,7 @@ pub(super) fn inspect(path: &Path) -> Result<(), FileError> {
     }
     let mut total: u64 = 0;
     let mut shared_strings = Vec::new();
+    let mut strings_bytes: u64 = 0;
     for index in 0..zip.len() {
         let entry = zip.by_index_data(index).map_err(|e| {
             FileError::Unreadable(format!("the spreadsheet's zip archive is broken: {e}"))
@@ -89,7 +103,14 @@ pub(super) fn inspect(path: &Path) -> Result<(), FileError> {
                 size / packed.max(1)
             )));
         }
-        if name.to_ascii_lowercase().ends_with("sharedstrings.xml") {
+        if is_shared_strings(&name) {
+            if size > MAX_SHARED_STRINGS_BYTES {
+                return Err(unsafe_file(format!(
+                    "its shared strings ('{name}') expand to {size} bytes; \
+                     at most {MAX_SHARED_STRINGS_BYTES} are accepted"
+                )));
+            }
+            strings_bytes = strings_bytes.saturating_add(size);
             shared_strings.push((index, name, size));
         }
     }
@@ -101,10 +122,77 @@ pub(super) fn inspect(path: &Path) -> Result<(), FileError> {
     for (index, name, size) in shared_strings {
         check_shared_strings(&mut zip, index, &name, size)?;
     }
+    // Every shared string the sheets use takes a cell of at least
+    // `<c t="s"><v>0</v></c>` in them: more strings than that are padding.
+    let sheets_bytes = total.saturating_sub(strings_bytes);
+    let max_strings =
+        MAX_UNIQUE_STRINGS.min(UNIQUE_STRINGS_FLOOR.max(sheets_bytes / BYTES_PER_STRING_CELL));
+    scan_parts(&mut zip, max_strings)
+}
+
+fn is_shared_strings(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with("sharedstrings.xml")
+}
+
+/// Scans the parts' XML for what calamine would hold at once (`markup.rs`):
+/// first the parts named or starting as XML, which include the relationships;
+/// then the others, unless the relationships say calamine never reads them
+/// (images, embedded objects), since any part may be named a worksheet.
+fn scan_parts(zip: &mut Archive, max_strings: u64) -> Result<(), FileError> {
+    let mut targets = Targets::default();
+    let mut later = Vec::new();
+    for index in 0..zip.len() {
+        if !scan_part(zip, index, max_strings, &mut targets, false)? {
+            later.push(index);
+        }
+    }
+    for index in later {
+        scan_part(zip, index, max_strings, &mut targets, true)?;
+    }
     Ok(())
 }
 
-fn unsafe_file(why: String) -> FileError {
+/// Scans part `index`; false when it was left for the `last` pass.
+fn scan_part(
+    zip: &mut Archive,
+    index: usize,
+    max_strings: u64,
+    targets: &mut Targets,
+    last: bool,
+) -> Result<bool, FileError> {
+    let mut part = zip.by_index(index).map_err(|e| {
+        FileError::Unreadable(format!("the spreadsheet's zip archive is broken: {e}"))
+    })?;
+    let name = part.name().map(|n| n.into_owned()).unwrap_or_default();
+    let broken = |e: std::io::Error| {
+        FileError::Unreadable(format!("the spreadsheet's part '{name}' is broken: {e}"))
+    };
+    if part.is_dir() {
+        return Ok(true);
+    }
+    let lower = name.to_ascii_lowercase();
+    let mut start = Vec::with_capacity(XML_PEEK_BYTES as usize);
+    (&mut part)
+        .take(XML_PEEK_BYTES)
+        .read_to_end(&mut start)
+        .map_err(broken)?;
+    let xml = lower.ends_with(".xml") || lower.ends_with(".rels") || looks_like_xml(&start);
+    if !last && !xml {
+        return Ok(false);
+    }
+    if last && targets.only_binary(&name) {
+        return Ok(true);
+    }
+    let about = markup::Part {
+        name: &name,
+        shared_strings: is_shared_strings(&name),
+        max_strings,
+    };
+    markup::scan(std::io::Cursor::new(start).chain(part), &about, targets)?;
+    Ok(true)
+}
+
+pub(super) fn unsafe_file(why: String) -> FileError {
     FileError::Unsafe(format!("the spreadsheet is refused as unsafe: {why}"))
 }
 
@@ -180,7 +268,7 @@ fn sst_tag(xml: &[u8]) -> Option<&[u8]> {
 }
 
 /// The value of attribute `name` inside a start tag's bytes.
-fn attribute<'a>(tag: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+pub(super) fn attribute<'a>(tag: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let mut from = 0;
     while let Some(at) = find(&tag[from..], name).map(|i| i + from) {
         from = at + name.len();

@@ -5,14 +5,16 @@
 //! decoding text, recognising the header's layout, and reading rows in file
 //! order with spreadsheet row numbers. The rule it keeps: memory does not grow
 //! with the file (readers stream; only calamine's shared strings are held
-//! whole, after the zip has been checked), and no input makes it panic or
+//! whole, after the zip has been checked and every XML part scanned for
+//! cells over 32,767 characters and for too many shared strings, in constant
+//! memory), and no input makes it panic or
 //! abort; a bad file ends as a [`FileError`], a bad cell as a row's
 //! [`FieldError`](crate::model::FieldError).
 //!
 //! - `sniff.rs`: the format from the first bytes
 //! - `text.rs`: text encodings to UTF-8; `lines.rs`: line ends and record bounds
 //! - `header.rs`: the header row's layout; `row.rs`: a record's cells
-//! - `csv.rs`, `json/`, `xlsx.rs` (+ `cell.rs`, `guard.rs`): the three readers
+//! - `csv.rs`, `json/`, `xlsx.rs` (+ `cell.rs`, `guard.rs`, `markup.rs`): the three readers
 
 mod cell;
 mod csv;
@@ -20,6 +22,7 @@ mod guard;
 mod header;
 mod json;
 mod lines;
+mod markup;
 mod row;
 mod sniff;
 #[cfg(test)]
@@ -67,7 +70,8 @@ pub fn check_xlsx(path: &Path) -> Result<(), UnsupportedFormat> {
 ///
 /// Blocking I/O: call it from a blocking thread. Fails with `bad_header`,
 /// `empty_file` (nothing, or no header), `unreadable_file`, or for xlsx
-/// `unsafe_file` (zip bombs and the like, checked before anything is inflated).
+/// `unsafe_file` (zip bombs, a cell over 32,767 characters, too many shared
+/// strings: checked by streaming the zip before calamine reads it).
 /// JSON files have no header row: their layout is always the full one.
 pub fn open(path: &Path, format: Format) -> Result<Reader, FileError> {
     let (layout, header, rows) = match format {

@@ -10,12 +10,12 @@
 //! it again and the next holder starts the spreadsheet over.
 
 use super::plan::read_chunk_file;
-use super::{Context, StepError, too_many_attempts};
+use super::{Context, StepError, interrupted_too_often, too_many_attempts};
 use crate::db::Step;
-use crate::model::RowOutcome;
 use crate::model::{FULL_COLUMNS, ImportId, ImportStatus, Layout, Record, RowStatus};
+use crate::model::{FieldError, RowOutcome};
 use crate::queue::Job;
-use crate::report::{ResultWriter, Summary, result_text};
+use crate::report::{ResultWriter, Summary};
 use crate::storage::StorageKey;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,14 +25,16 @@ use tokio::sync::mpsc;
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepError> {
-    let Some(attempts) = ctx
+    let Some(claim) = ctx
         .db
         .claim_import(id, &ctx.worker_id, ctx.lease_ms(), Step::Finalize)
         .await?
     else {
         return Ok(());
     };
-    if too_many_attempts(ctx, id, attempts).await? {
+    if interrupted_too_often(ctx, id, claim, "finalize").await?
+        || too_many_attempts(ctx, id, claim.attempts).await?
+    {
         return Ok(());
     }
     // Renews the import's lease until this function returns, however long the
@@ -55,16 +57,16 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
 
     // The spreadsheet is written on a blocking thread fed a chunk's rows at a time
     // (one hand-off per chunk: one per row cost a wake-up each).
-    let (tx, mut rx) = mpsc::channel::<Vec<(Vec<String>, String)>>(1);
+    let (tx, mut rx) = mpsc::channel::<Vec<(Vec<String>, RowStatus, Vec<FieldError>)>>(1);
     let writer = {
         let path = result_path.clone();
         tokio::task::spawn_blocking(move || -> Result<ResultWriter, String> {
             let mut writer = ResultWriter::create(&path, &header, layout.password_index())
                 .map_err(|e| e.to_string())?;
             while let Some(rows) = rx.blocking_recv() {
-                for (cells, result) in rows {
+                for (cells, status, errors) in rows {
                     writer
-                        .write_row(&cells, &result)
+                        .write_outcome(&cells, status, &errors)
                         .map_err(|e| e.to_string())?;
                 }
             }
@@ -125,8 +127,8 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
             let mut rows = Vec::with_capacity(records.len());
             for record in records {
                 let row = i64::from(record.row);
-                let text = match outcomes.remove(&row) {
-                    Some(o) => result_text(o.status, &o.errors),
+                let outcome = match outcomes.remove(&row) {
+                    Some(o) => (o.status, o.errors),
                     None => {
                         if !cancelled {
                             tracing::error!(row, "row without an outcome in a finished import");
@@ -138,10 +140,10 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
                             technician_id: None,
                             errors: Vec::new(),
                         });
-                        result_text(RowStatus::NotProcessed, &[])
+                        (RowStatus::NotProcessed, Vec::new())
                     }
                 };
-                rows.push((record.cells, text));
+                rows.push((record.cells, outcome.0, outcome.1));
             }
             let written = rows.len();
             if tx.send(rows).await.is_err() {

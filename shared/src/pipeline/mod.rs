@@ -270,6 +270,44 @@ impl Drop for LeaseKeeper {
     }
 }
 
+/// Interruptions of an import-wide step tolerated: one (an operator's kill -9,
+/// a machine lost) runs the step again; at the second the import fails.
+pub const MAX_INTERRUPTIONS: i64 = 1;
+
+/// Fails an import whose plan or finalize step took its process down twice,
+/// before the step runs a third time. Attempts alone allow `max_attempts + 2`
+/// runs, and a step that kills its process (a file calamine could not hold,
+/// out of memory) took the embedded API down for every organization at each
+/// restart until they ran out. Transient failures give their claim back and
+/// do not count; only a claim left held by a process that died does.
+async fn interrupted_too_often(
+    ctx: &Context,
+    id: &ImportId,
+    claim: crate::db::ImportClaim,
+    step: &str,
+) -> Result<bool, StepError> {
+    if claim.interruptions <= MAX_INTERRUPTIONS {
+        return Ok(false);
+    }
+    tracing::error!(
+        interruptions = claim.interruptions,
+        step,
+        "the step stopped its process twice; failing the import"
+    );
+    ctx.db
+        .fail_import(
+            id,
+            "internal",
+            &format!(
+                "the server stopped twice while running this import's {step} step, so it was \
+                 not tried again; if the file is unusual (a very large spreadsheet, for \
+                 example), change it and upload it again, else see the server logs"
+            ),
+        )
+        .await?;
+    Ok(true)
+}
+
 /// Fails an import whose plan or finalize step keeps failing.
 async fn too_many_attempts(ctx: &Context, id: &ImportId, attempts: i64) -> Result<bool, StepError> {
     if attempts <= ctx.config.max_attempts + 2 {

@@ -3,7 +3,7 @@
 //! hands finished chunk files to the async side, one chunk at a time, so memory
 //! stays flat whatever the file's size.
 
-use super::{Context, StepError, too_many_attempts};
+use super::{Context, StepError, interrupted_too_often, too_many_attempts};
 use crate::db::{ChunkPlan, Step};
 use crate::ingest;
 use crate::model::{FieldError, FileError, Format, ImportId, Layout, Record};
@@ -29,15 +29,17 @@ struct Outline {
 }
 
 pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> {
-    let Some(attempts) = ctx
+    let Some(claim) = ctx
         .db
         .claim_import(id, &ctx.worker_id, ctx.lease_ms(), Step::Plan)
         .await?
     else {
         return Ok(()); // done already, or another worker holds it
     };
-    if too_many_attempts(ctx, id, attempts).await? {
-        return Ok(());
+    if interrupted_too_often(ctx, id, claim, "plan").await?
+        || too_many_attempts(ctx, id, claim.attempts).await?
+    {
+        return Ok(()); // failed: the reconciler deletes the upload
     }
     let Some(import) = ctx.db.load_import(id).await? else {
         return Ok(());
@@ -71,6 +73,19 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
         ctx.store.put_file(&key, &file).await?;
         let _ = std::fs::remove_file(&file);
         chunks.push(plan);
+        if ctx.shutdown.is_cancelled() {
+            // Stopping: give the plan back uncounted, so that a graceful stop is
+            // neither an attempt nor an interruption; another worker (or this
+            // process, restarted) plans again from the start.
+            tracing::info!("shutting down; giving the plan back");
+            ctx.db.release_import(id, &ctx.worker_id, false).await?;
+            ctx.queue
+                .enqueue(Job::PlanImport {
+                    import_id: id.clone(),
+                })
+                .await?;
+            return Ok(());
+        }
         if !ctx
             .db
             .renew_import(id, &ctx.worker_id, ctx.lease_ms())
