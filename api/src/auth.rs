@@ -1,12 +1,24 @@
-//! Bearer-token authentication: the token's SHA-256 is looked up; the token
-//! itself is never stored or logged.
+//! Who is calling: a bearer token (scripts) or a session cookie (people, the
+//! console). Only hashes of either are stored, and neither is ever logged.
+//!
+//! A request authenticated by the cookie that changes anything (POST, PATCH,
+//! PUT, DELETE) must carry the session's CSRF token in `X-CSRF-Token`; the
+//! cookie alone is not enough, whatever `SameSite` a browser honours.
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use roster_shared::model::{Admin, Role};
+use axum::http::{HeaderMap, Method, StatusCode};
+use roster_shared::model::{Admin, Role, SignedIn};
+use roster_shared::time::now_ms;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "roster_session";
+
+/// The header that carries the session's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The administrator making the request.
 pub struct Caller(pub Admin);
@@ -38,20 +50,113 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
-        match state.ctx.db.admin_by_token(token).await? {
-            Some(admin) => Ok(Caller(admin)),
-            None => Err(ApiError::unauthorized()),
+        // A request that names a token is judged by it alone.
+        if let Some(header) = parts.headers.get(AUTHORIZATION) {
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(ApiError::unauthorized)?;
+            return match state.ctx.db.admin_by_token(token).await? {
+                Some(admin) => Ok(Caller(admin)),
+                None => Err(ApiError::unauthorized()),
+            };
         }
+        let session = Session::from_request_parts(parts, state).await?;
+        Ok(Caller(session.signed_in.admin))
+    }
+}
+
+/// A request authenticated by the session cookie, with its CSRF token checked
+/// for changes.
+pub struct Session {
+    pub signed_in: SignedIn,
+    /// The cookie's value (to sign out with).
+    pub cookie: String,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let cookie = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        let signed_in = live_session(state, &cookie)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        if changes(&parts.method) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            let expected = signed_in.csrf_token.as_bytes();
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(sent, expected)) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "a change made with the session cookie needs the session's X-CSRF-Token header",
+                ));
+            }
+        }
+        Ok(Session { signed_in, cookie })
+    }
+}
+
+/// The live session a cookie value names, its use recorded.
+pub async fn live_session(state: &AppState, cookie: &str) -> Result<Option<SignedIn>, ApiError> {
+    let config = &state.ctx.config;
+    let now = now_ms();
+    let idle = config.session_idle.as_millis() as i64;
+    // Record a use at most every tenth of the idle time (and at least every minute).
+    let touch = (idle / 10).min(60_000);
+    Ok(state
+        .ctx
+        .db
+        .session(cookie, now, now - idle, now - touch)
+        .await?)
+}
+
+/// Methods that change something and so need the CSRF token with a cookie.
+fn changes(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PATCH | Method::PUT | Method::DELETE
+    )
+}
+
+/// The value of the `roster_session` cookie, if the request carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, "a=1; roster_session=abc ; b=2".parse().unwrap());
+        assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, "roster_session_x=1".parse().unwrap());
+        headers.append(COOKIE, "roster_session=".parse().unwrap());
+        assert_eq!(session_cookie(&headers), None);
     }
 }

@@ -52,6 +52,10 @@ pub enum AdminCommand {
         /// A group the administrator may act on (role admin); repeatable.
         #[arg(long = "group")]
         groups: Vec<i64>,
+        /// Also set the sign-in password, read from standard input (one line;
+        /// the organization's password policy applies).
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -71,6 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     email,
                     role,
                     groups,
+                    password_stdin,
                 },
         } => {
             prepare(&config)?;
@@ -83,7 +88,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await?
                     .with_context(|| format!("group {g} does not exist in {org}"))?;
             }
-            let (admin, token) = db.create_admin(org_id, &email, role, &groups).await?;
+            let password_hash = match password_stdin {
+                false => None,
+                true => {
+                    let password = read_password_stdin()?;
+                    let policy = db.settings(org_id).await?.password_policy;
+                    crate::routes::admins::check_admin_password(&password, &policy, &email)
+                        .map_err(|e| anyhow::anyhow!("the password is refused: {}", e.detail))?;
+                    let scheme = config.password_hash.clone();
+                    Some(tokio::task::spawn_blocking(move || scheme.hash(&password)).await?)
+                }
+            };
+            let (admin, token) = db
+                .create_admin(org_id, &email, role, &groups, password_hash.as_deref())
+                .await?;
             db.close().await;
             eprintln!(
                 "created {} administrator {} (id {}) in organization '{org}'",
@@ -102,6 +120,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo { file } => crate::demo::run(config, &file).await,
     }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password_stdin() -> anyhow::Result<roster_shared::password::Password> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(roster_shared::password::Password::new(password))
 }
 
 fn prepare(config: &Config) -> anyhow::Result<()> {
@@ -139,7 +168,11 @@ impl Server {
             .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(listen = %addr, "roster-api listening");
-        let app = crate::app(AppState::new(runtime.ctx.clone()));
+        let state = AppState::new(runtime.ctx.clone());
+        // Made now, so that the first sign-in with an unknown email is not the slow one.
+        let warm = state.clone();
+        tokio::spawn(async move { warm.dummy_password_hash().await.map(drop) });
+        let app = crate::app(state);
         let limits = crate::connections::Limits {
             request_timeout: runtime.ctx.config.request_timeout,
             max_connections: runtime.ctx.config.max_connections,

@@ -37,7 +37,9 @@ async fn drive(
         "demo-{}@example.com",
         &roster_shared::model::ImportId::new().0[..8]
     );
-    let (_, token) = db.create_admin(org, &email, Role::Master, &[]).await?;
+    let (_, token) = db
+        .create_admin(org, &email, Role::Master, &[], None)
+        .await?;
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
     println!(

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod connections;
+mod console;
 mod demo;
 pub mod error;
 pub mod feeds;
@@ -34,6 +35,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::groups::router())
         .merge(routes::technicians::router())
         .merge(routes::admins::router())
+        .merge(routes::sessions::router())
+        .merge(console::router())
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(retry_after))
         .layer(axum::middleware::map_request(

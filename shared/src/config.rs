@@ -38,6 +38,13 @@ pub struct Config {
     pub requeue_after: Duration,
     /// `ROSTER_MAX_ATTEMPTS`: interruptions after which a chunk's remaining rows are failed.
     pub max_attempts: i64,
+    /// `ROSTER_PUBLIC_URL`: where people reach the console; when it is https,
+    /// the session cookie is `Secure`.
+    pub public_url: Option<String>,
+    /// `ROSTER_SESSION_IDLE_SECS`: a session unused this long has ended (default 12 h).
+    pub session_idle: Duration,
+    /// `ROSTER_SESSION_MAX_SECS`: a session ends this long after sign-in, used or not (default 7 days).
+    pub session_max: Duration,
     /// `ROSTER_MAX_ACTIVE_IMPORTS`: queued or running imports (and uploads under
     /// way) per organization; one more is refused with 429 before its body is read.
     pub max_active_imports: i64,
@@ -139,12 +146,26 @@ impl Config {
             reconcile_every: Duration::from_millis(parse(&get, "ROSTER_RECONCILE_MS", 2000)?),
             requeue_after: Duration::from_secs(parse(&get, "ROSTER_REQUEUE_SECS", 60)?),
             max_attempts: parse(&get, "ROSTER_MAX_ATTEMPTS", 5)?,
+            public_url: get("ROSTER_PUBLIC_URL"),
+            session_idle: Duration::from_secs(parse(&get, "ROSTER_SESSION_IDLE_SECS", 12 * 3600)?),
+            session_max: Duration::from_secs(parse(
+                &get,
+                "ROSTER_SESSION_MAX_SECS",
+                7 * 24 * 3600,
+            )?),
             max_active_imports: parse(&get, "ROSTER_MAX_ACTIVE_IMPORTS", 4i64)?.max(1),
             request_timeout: Duration::from_secs(
                 parse(&get, "ROSTER_REQUEST_TIMEOUT_SECS", 30u64)?.max(1),
             ),
             max_connections: parse(&get, "ROSTER_MAX_CONNECTIONS", 1024usize)?.max(1),
         })
+    }
+
+    /// True when the session cookie must be `Secure`: the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     /// True when no Redis is configured: the API process runs the workers itself.

@@ -7,8 +7,10 @@
 //! Binaries are looked up beside the test executable (`cargo build --bins`
 //! first; `scripts/test` does it).
 
+pub mod browser;
 pub mod client;
 pub mod services;
+pub mod session;
 
 pub use client::Client;
 pub use services::{Mode, World};

@@ -338,6 +338,23 @@ impl World {
 
     /// Runs `roster-api admin create ...` and returns a client holding the token.
     pub async fn admin(&self, org: &str, email: &str, role: &str, groups: &[i64]) -> Client {
+        self.admin_with_password(org, email, role, groups, None)
+            .await
+            .unwrap_or_else(|log| panic!("admin create failed: {log}"))
+    }
+
+    /// Runs `roster-api admin create ...`, with `--password-stdin` and `password`
+    /// on standard input when given; returns a client holding the token, or the
+    /// command's standard error when it fails.
+    pub async fn admin_with_password(
+        &self,
+        org: &str,
+        email: &str,
+        role: &str,
+        groups: &[i64],
+        password: Option<&str>,
+    ) -> Result<Client, String> {
+        use std::io::Write as _;
         let mut cmd = self.command("roster-api", "admin.log");
         cmd.args([
             "admin", "create", "--org", org, "--email", email, "--role", role,
@@ -345,15 +362,23 @@ impl World {
         for g in groups {
             cmd.args(["--group", &g.to_string()]);
         }
-        let out = cmd
+        if password.is_some() {
+            cmd.arg("--password-stdin");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .output()
+            .spawn()
             .expect("roster-api admin create");
-        assert!(
-            out.status.success(),
-            "admin create failed: {}",
-            self.log("admin.log")
-        );
+        let mut stdin = child.stdin.take().expect("stdin");
+        if let Some(password) = password {
+            writeln!(stdin, "{password}").expect("password to stdin");
+        }
+        drop(stdin);
+        let out = child.wait_with_output().expect("roster-api admin create");
+        if !out.status.success() {
+            return Err(self.log("admin.log"));
+        }
         let stdout = String::from_utf8(out.stdout).expect("utf-8 token");
         let lines: Vec<&str> = stdout.lines().collect();
         assert_eq!(
@@ -361,7 +386,7 @@ impl World {
             1,
             "admin create prints exactly one line: {stdout:?}"
         );
-        Client::new(&self.api_url, lines[0].trim())
+        Ok(Client::new(&self.api_url, lines[0].trim()))
     }
 
     /// A process's log, for failure messages.

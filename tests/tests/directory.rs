@@ -1022,7 +1022,7 @@ async fn cluster_roles_tokens_and_seat_races_hold_on_postgres() {
         )
         .await;
     assert_eq!(duplicate.status, 409, "{}", text(&duplicate));
-    assert_eq!(duplicate.json()["code"], "admin_exists");
+    assert_eq!(duplicate.json()["code"], "email_taken");
     let later = cast.master.with_token(&token);
     assert_eq!(later.get(&format!("/v1/groups/{other}")).await.status, 200);
     assert_eq!(later.get(&tech).await.status, 403);

@@ -263,8 +263,10 @@ fn every_ref<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
+/// Every `/v1` route needs a token (or the session cookie), but the templates
+/// and `/v1/session`, which signs in with a password and then uses the cookie alone.
 fn needs_token(path: &str) -> bool {
-    path.starts_with("/v1/") && !path.starts_with("/v1/templates/")
+    path.starts_with("/v1/") && !path.starts_with("/v1/templates/") && path != "/v1/session"
 }
 
 #[tokio::test]
@@ -319,6 +321,15 @@ async fn embedded_openapi_documents_every_route() {
             .as_array()
             .is_some_and(|s| s.iter().any(|r| r.get("bearerAuth").is_some()));
         assert_eq!(bearer, needs_token(path), "{where_}: security {security}");
+        let cookie = security
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("cookieAuth").is_some()));
+        let signs_in = path == "/v1/session" && method == "post";
+        assert_eq!(
+            cookie,
+            (needs_token(path) || path == "/v1/session") && !signs_in,
+            "{where_}: the session cookie works wherever a token does: security {security}"
+        );
         let responses = operation["responses"].as_object().expect("responses");
         if needs_token(path) {
             assert!(responses.contains_key("401"), "{where_}: no 401");
@@ -718,6 +729,54 @@ async fn embedded_answers_match_the_openapi_description() {
     assert_eq!(answer.status, 200);
     conforms(&doc, "patch", "/v1/settings", &answer);
     conforms(&doc, "get", "/v1/licenses", &api.get("/v1/licenses").await);
+
+    // Signing in.
+    let password = strong_password(77);
+    let answer = api
+        .post(
+            "/v1/admins",
+            json!({"email": "person@acme.test", "role": "master", "password": password}),
+        )
+        .await;
+    assert_eq!(answer.status, 201);
+    let answer = api
+        .post(
+            "/v1/admins",
+            json!({"email": "PERSON@acme.test", "role": "master"}),
+        )
+        .await;
+    assert_eq!(answer.status, 409);
+    conforms(&doc, "post", "/v1/admins", &answer);
+    let anonymous = api.with_token("");
+    let answer = anonymous
+        .post(
+            "/v1/session",
+            json!({"email": "person@acme.test", "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(answer.status, 401);
+    conforms(&doc, "post", "/v1/session", &answer);
+    let answer = anonymous
+        .post(
+            "/v1/session",
+            json!({"email": "person@acme.test", "password": password}),
+        )
+        .await;
+    assert_eq!(answer.status, 204);
+    conforms(&doc, "post", "/v1/session", &answer);
+    let person = roster_tests::session::Session::from_sign_in(&world.api_url, &answer);
+    let answer = person.get("/v1/session").await;
+    assert_eq!(answer.status, 200);
+    conforms(&doc, "get", "/v1/session", &answer);
+    let answer = person.without_csrf().delete("/v1/session").await;
+    assert_eq!(answer.status, 403);
+    conforms(&doc, "delete", "/v1/session", &answer);
+    let answer = person.signed_in().await.delete("/v1/session").await;
+    assert_eq!(answer.status, 204);
+    conforms(&doc, "delete", "/v1/session", &answer);
+    let answer = person.get("/v1/session").await;
+    assert_eq!(answer.status, 401);
+    conforms(&doc, "get", "/v1/session", &answer);
 }
 
 #[test]

@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use roster_shared::db::DbError;
-use roster_shared::model::{Role, Settings};
+use roster_shared::model::{PasswordPolicy, Role, Settings};
+use roster_shared::password::Password;
+use roster_shared::validate::{PasswordRules, check_password};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,13 +21,45 @@ pub fn router() -> Router<AppState> {
         .route("/v1/licenses", get(get_licenses))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AdminIn {
     email: String,
     role: String,
     #[serde(default)]
     group_ids: Vec<i64>,
+    /// A sign-in password; wrapped at once (`Password` never prints).
+    #[serde(default, deserialize_with = "password")]
+    password: Option<Password>,
+}
+
+/// A sign-in password, never `null`.
+fn password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Password>, D::Error> {
+    Ok(Some(Password::new(String::deserialize(d)?)))
+}
+
+/// The organization's password policy, applied to an administrator's sign-in
+/// password (`weak_password`, as for technicians).
+pub(crate) fn check_admin_password(
+    password: &Password,
+    policy: &PasswordPolicy,
+    email: &str,
+) -> ApiResult<()> {
+    let text = password.expose();
+    if text.is_empty() || text.chars().count() > 1024 {
+        return Err(ApiError::invalid("password: 1 to 1,024 characters"));
+    }
+    let rules = PasswordRules {
+        min_length: policy.min_length.max(0) as usize,
+        min_strength: policy.min_strength.clamp(0, 4) as u8,
+    };
+    check_password(text, &rules, ["", "", email]).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_password",
+            format!("password: {}", e.message),
+        )
+    })
 }
 
 async fn create_admin(
@@ -49,12 +83,29 @@ async fn create_admin(
             .await?
             .ok_or_else(|| ApiError::invalid(format!("group_ids: group {g} does not exist")))?;
     }
-    let (admin, token) = match db.create_admin(org, email, role, &input.group_ids).await {
+    let password_hash = match input.password {
+        None => None,
+        Some(password) => {
+            let policy = db.settings(org).await?.password_policy;
+            check_admin_password(&password, &policy, email)?;
+            let scheme = state.ctx.config.password_hash.clone();
+            Some(
+                tokio::task::spawn_blocking(move || scheme.hash(&password))
+                    .await
+                    .map_err(ApiError::internal)?,
+            )
+        }
+    };
+    let created = db
+        .create_admin(org, email, role, &input.group_ids, password_hash.as_deref())
+        .await;
+    let (admin, token) = match created {
         Ok(created) => created,
+        // Emails are unique across the service: signing in names no organization.
         Err(e @ DbError::Sqlx(_)) if e.is_unique_violation() => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "admin_exists",
+                "email_taken",
                 format!("'{email}' is an administrator already"),
             ));
         }

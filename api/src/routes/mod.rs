@@ -5,6 +5,7 @@ pub mod events;
 pub mod groups;
 pub mod imports;
 pub mod ops;
+pub mod sessions;
 pub mod technicians;
 mod upload;
 

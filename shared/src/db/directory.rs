@@ -45,19 +45,22 @@ impl Db {
         Ok(id)
     }
 
-    /// Creates an administrator; returns it and its token (shown once, stored as a hash).
+    /// Creates an administrator, with a sign-in password's PHC hash if given;
+    /// returns it and its token (shown once, stored as a hash). An email that
+    /// an administrator of any organization has is a unique violation.
     pub async fn create_admin(
         &self,
         org: OrgId,
         email: &str,
         role: Role,
         group_ids: &[GroupId],
+        password_hash: Option<&str>,
     ) -> DbResult<(Admin, String)> {
         let token = new_token();
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO admins (org_id, email, email_key, role, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO admins (org_id, email, email_key, role, token_hash, created_at, password_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(org)
         .bind(email)
@@ -65,6 +68,7 @@ impl Db {
         .bind(role.as_str())
         .bind(token_hash(&token))
         .bind(now_ms())
+        .bind(password_hash)
         .fetch_one(&mut *tx)
         .await?;
         for group in group_ids {

@@ -10,11 +10,13 @@ mod batches;
 mod copy;
 mod directory;
 mod imports;
+mod sessions;
 mod steps;
 
 pub use batches::*;
 pub use directory::*;
 pub use imports::*;
+pub use sessions::*;
 pub use steps::*;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

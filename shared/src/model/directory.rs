@@ -155,3 +155,10 @@ pub enum TechnicianCreate {
         seats: i64,
     },
 }
+
+/// A signed-in administrator (a browser session) and the session's CSRF token.
+/// No `Debug`: the token is a secret of the session.
+pub struct SignedIn {
+    pub admin: Admin,
+    pub csrf_token: String,
+}
