@@ -66,6 +66,20 @@ pub fn check_xlsx(path: &Path) -> Result<(), UnsupportedFormat> {
     guard::check_xlsx(path)
 }
 
+/// The layout a header row's cells tell, with the cells as the result
+/// spreadsheet shows them (trimmed, each capped, trailing empty cells
+/// dropped), or `bad_header` naming the first column that differs.
+///
+/// The CSV and xlsx readers apply the same rules to their first row with a
+/// value; this entry point lets them be exercised on their own (fuzz/).
+pub fn recognize_header<'a>(
+    cells: impl IntoIterator<Item = &'a str>,
+) -> Result<(Layout, Vec<String>), FileError> {
+    let cells = header::clean(cells);
+    let layout = header::recognize(&cells)?;
+    Ok((layout, cells))
+}
+
 /// Opens a stored upload, reads its header and tells the layout.
 ///
 /// Blocking I/O: call it from a blocking thread. Fails with `bad_header`,
