@@ -44,7 +44,8 @@ impl Client {
         Self::new(&self.base, token)
     }
 
-    async fn answer(response: reqwest::Response) -> Answer {
+    /// A response as an [`Answer`], its body read whole.
+    pub async fn answer(response: reqwest::Response) -> Answer {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().await.expect("body").to_vec();

@@ -35,14 +35,7 @@ async fn send_raw(api: &Client, method: Method, path: &str, body: &str) -> Answe
         .send()
         .await
         .expect("request sent");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.expect("body").to_vec();
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Client::answer(response).await
 }
 
 /// An organization with a group, one finished import and a technician.

@@ -89,9 +89,16 @@ const FILE_NAME_CHARS: usize = 255;
 /// The longest `Idempotency-Key`.
 const IDEMPOTENCY_KEY_CHARS: usize = 200;
 
-/// Refuses (413) an upload whose declared `Content-Length` is over the limit,
-/// before a byte of its body is read. A body that declares nothing, or less
-/// than it sends, is still counted while it streams ([`spool`]).
+/// How far over the limit a declared length may be and still be read up to the
+/// limit (and refused while it streams) rather than refused at once: an answer
+/// sent before a small body has been read makes a client that is still
+/// writing it see a reset connection instead of the 413.
+const EARLY_REFUSAL_SLACK: u64 = 1024 * 1024;
+
+/// Refuses (413) an upload whose declared `Content-Length` is far over the
+/// limit, before a byte of its body is read. A body a little over it, one that
+/// declares nothing, or less than it sends, is counted while it streams
+/// ([`spool`]) and refused at the limit.
 pub fn check_length(headers: &HeaderMap, limit: u64, multipart: bool) -> Result<(), ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -101,7 +108,8 @@ pub fn check_length(headers: &HeaderMap, limit: u64, multipart: bool) -> Result<
         limit.saturating_add(FORM_OVERHEAD_BYTES)
     } else {
         limit
-    };
+    }
+    .saturating_add(EARLY_REFUSAL_SLACK);
     match declared {
         Some(length) if length > allowed => Err(too_large(limit)),
         _ => Ok(()),

@@ -441,14 +441,7 @@ impl Db {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
-        )))
-        .bind(org)
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let updated = technician_from_row(&row)?;
+        let updated = technician_in(&mut tx, org, id).await?;
         tx.commit().await?;
         Ok(TechnicianUpdate::Updated(Box::new(updated)))
     }
@@ -497,14 +490,7 @@ impl Db {
         let Some(id) = id else {
             return Ok(TechnicianCreate::EmailTaken);
         };
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
-        )))
-        .bind(org)
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let created = technician_from_row(&row)?;
+        let created = technician_in(&mut tx, org, id).await?;
         tx.commit().await?;
         Ok(TechnicianCreate::Created(Box::new(created)))
     }
@@ -585,6 +571,22 @@ where
 
 const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id, description, enabled, standard_license, \
      mobile_license, group_id, must_change_password, import_id, created_at, updated_at";
+
+/// Technician `id` of `org` as the transaction sees it (just written).
+async fn technician_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: OrgId,
+    id: i64,
+) -> DbResult<Technician> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
+    )))
+    .bind(org)
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    technician_from_row(&row)
+}
 
 /// The license, and its seat count, that a write taking a standard seat
 /// (`standard`) and a mobile seat (`mobile`) finds all in use; `None` when it fits.
