@@ -5,7 +5,9 @@
 //! `worksheet_cells_reader`, never `worksheet_range`, which allocates the
 //! sheet's whole bounding box (a cell at XFD1048576 asks for 512 GiB). Sparse
 //! and empty rows cost nothing; cells past the header's columns are kept only
-//! to report the first non-empty one of a row.
+//! to report the first non-empty one of a row. Rows must come in order (as
+//! Excel writes them): a cell in a row above the current one ends the file as
+//! `unreadable_file`, since it would repeat a row number.
 //!
 //! calamine's cell reader borrows the workbook, so both live on a helper
 //! thread that sends finished records through a small bounded channel: memory
@@ -123,6 +125,18 @@ fn read_sheet(path: &Path, tx: &SyncSender<Message>) -> Result<(), Stop> {
     let mut rows = Rows::default();
     while let Some(cell) = cells.next_cell().map_err(broken)? {
         let (row, column) = cell.get_position();
+        if let Some(current) = rows.current.filter(|&current| row < current) {
+            // Excel writes rows in order; one going back would repeat a row
+            // number, and row outcomes are keyed by it. The rows before it stand.
+            rows.end_row(tx)?;
+            return Err(FileError::Unreadable(format!(
+                "the spreadsheet could not be read: row {} comes after row {} \
+                 (rows must be in order)",
+                u64::from(row) + 1,
+                u64::from(current) + 1
+            ))
+            .into());
+        }
         if rows.current != Some(row) {
             rows.end_row(tx)?;
             rows.current = Some(row);

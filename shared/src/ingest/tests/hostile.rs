@@ -83,6 +83,51 @@ fn a_far_away_cell_is_read_without_allocating_the_sheet() {
 }
 
 #[test]
+fn a_row_that_goes_back_is_unreadable_not_a_second_row_with_its_number() {
+    // Found by fuzz/ (the xlsx target): calamine gives positions from `r` as
+    // written, so `<row r="2">` after row 3 gave a second record numbered 2,
+    // whose outcome the pipeline would have taken for the first one's.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("order.xlsx");
+    let data = format!(
+        r#"{}<row r="3">{}</row><row r="2">{}</row><row r="3">{}</row>"#,
+        short_header(),
+        cell("A3", "Bob"),
+        cell("A2", "Ana"),
+        cell("B3", "bob@x.test")
+    );
+    workbook(&path, &data, &[]);
+    let mut reader = open(&path, Format::Xlsx).expect("opens");
+    assert_eq!(reader.next().map(|r| r.map(|r| r.row)), Some(Ok(3)));
+    let err = reader.next().expect("an item").unwrap_err();
+    assert_eq!(err.code(), "unreadable_file", "{err}");
+    assert!(err.to_string().contains("row 2 comes after row 3"), "{err}");
+    assert!(reader.next().is_none());
+
+    // Cells of one row out of order are fine; a cell back in an earlier row is not.
+    let data = format!(
+        r#"{}<row r="2">{}{}</row>"#,
+        short_header(),
+        cell("B2", "ana@x.test"),
+        cell("A2", "Ana")
+    );
+    workbook(&path, &data, &[]);
+    let (_, records) = read_all(&path, Format::Xlsx);
+    assert_eq!(records[0].cells[..2], ["Ana", "ana@x.test"]);
+    let data = format!(
+        r#"{}<row r="2">{}{}</row>"#,
+        short_header(),
+        cell("A2", "Ana"),
+        cell("A1", "x")
+    );
+    workbook(&path, &data, &[]);
+    let mut reader = open(&path, Format::Xlsx).expect("opens");
+    assert_eq!(reader.next().map(|r| r.map(|r| r.row)), Some(Ok(2)));
+    let err = reader.next().expect("an item").unwrap_err();
+    assert!(err.to_string().contains("row 1 comes after row 2"), "{err}");
+}
+
+#[test]
 fn an_absurd_shared_string_count_is_unsafe() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sst.xlsx");
