@@ -2,7 +2,7 @@
 //! from `POST /v1/session`, sent back by hand (so tests see its attributes),
 //! and the CSRF token sent with changes.
 
-use crate::client::Answer;
+use crate::client::{Answer, Client};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -117,15 +117,7 @@ impl Session {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let response = req.send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.expect("body").to_vec();
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Client::answer(req.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
