@@ -105,6 +105,14 @@ impl Browser {
         }
     }
 
+    /// Sets the window to `width`×`height` (a phone's width, say).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("window size");
+    }
+
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");
     }

@@ -5,34 +5,39 @@
 
 use futures::FutureExt as _;
 use roster_tests::browser::{Browser, xpath_literal};
-use roster_tests::{Mode, World, strong_password};
+use roster_tests::{Client, Mode, World, strong_password};
 use serde_json::{Value, json};
 use std::panic::AssertUnwindSafe;
 
 #[tokio::test]
-async fn embedded_console_signs_in_imports_and_signs_out() {
-    let world = World::start(Mode::Embedded, 0, &[]).await;
+async fn console_in_both_modes_signs_in_imports_manages_and_signs_out() {
+    // One browser for both worlds: a session cookie belongs to its origin, so
+    // the embedded world's sign-in means nothing to the cluster's API.
     let browser = Browser::start(1280, 800).await;
-    let outcome = AssertUnwindSafe(scenario(&world, &browser))
-        .catch_unwind()
-        .await;
-    if let Err(panic) = outcome {
-        let shot = world.dir.path().join("console-failure.png");
-        let kept = std::env::temp_dir().join(format!(
-            "roster-console-failure-{}.png",
-            uuid::Uuid::new_v4().simple()
-        ));
-        if browser.screenshot(&shot).await.is_ok() {
-            let _ = std::fs::copy(&shot, &kept);
-            eprintln!(
-                "screenshot: {} (kept as {})",
-                shot.display(),
-                kept.display()
-            );
+    for (mode, workers) in [(Mode::Embedded, 0), (Mode::Cluster, 1)] {
+        let world = World::start(mode, workers, &[]).await;
+        browser.resize(1280, 800).await;
+        let outcome = AssertUnwindSafe(scenario(&world, &browser))
+            .catch_unwind()
+            .await;
+        if let Err(panic) = outcome {
+            let shot = world.dir.path().join("console-failure.png");
+            let kept = std::env::temp_dir().join(format!(
+                "roster-console-failure-{}.png",
+                uuid::Uuid::new_v4().simple()
+            ));
+            if browser.screenshot(&shot).await.is_ok() {
+                let _ = std::fs::copy(&shot, &kept);
+                eprintln!(
+                    "{mode:?}: screenshot: {} (kept as {})",
+                    shot.display(),
+                    kept.display()
+                );
+            }
+            eprintln!("{mode:?}: api.log:\n{}", world.log("api.log"));
+            browser.close().await;
+            std::panic::resume_unwind(panic);
         }
-        eprintln!("api.log:\n{}", world.log("api.log"));
-        browser.close().await;
-        std::panic::resume_unwind(panic);
     }
     browser.close().await;
 }
@@ -194,12 +199,9 @@ async fn scenario(world: &World, b: &Browser) {
         entry.attr("href").await.unwrap().as_deref(),
         Some(import_url.path())
     );
-    // The organization's tree.
-    b.link("Organization").await.click().await.expect("click");
-    b.button("Create group").await;
-    b.button("Create technician").await;
-    b.button("Tier 1").await.click().await.expect("click");
-    b.wait("//td[normalize-space(.)='one@acme.test']").await;
+    organization(world, b, &master, support, tier1).await;
+    settings(b, &master).await;
+    narrow(b, world).await;
 
     // Signing out ends the session: a reload shows the sign-in again.
     b.button("Sign out").await.click().await.expect("click");
@@ -212,11 +214,20 @@ async fn scenario(world: &World, b: &Browser) {
     b.fill("Email", "bo@acme.test").await;
     b.fill("Password", &scoped_password).await;
     b.button("Sign in").await.click().await.expect("click");
-    b.link("Organization").await;
+    b.link("Organization").await.click().await.expect("click");
     b.button("Sign out").await;
     assert!(!b.has("//a[normalize-space(.)='Global Settings']").await);
+    // Its tree holds its own group only, and its forms offer nothing else.
+    b.wait("//nav[@aria-label='Technician groups']//button[normalize-space(.)='Tier 1']")
+        .await;
+    assert!(
+        !b.has("//nav[@aria-label='Technician groups']//button[normalize-space(.)='Support']")
+            .await
+    );
+    b.button("Sign out").await.click().await.expect("click");
+    b.field("Email").await;
 
-    // The browser's console: no errors but the one refused sign-in.
+    // The browser's console: no errors but the refusals provoked above.
     let log = b.console_log().await;
     assert!(
         log.iter()
@@ -227,9 +238,161 @@ async fn scenario(world: &World, b: &Browser) {
         .into_iter()
         .filter(|e| e["level"] == "SEVERE")
         .filter(|e| {
+            // The refusals this scenario provokes on purpose (a wrong
+            // password, a taken email) are logged by Chromium as failed loads.
             let message = e["message"].as_str().unwrap_or_default();
-            !(message.contains("/v1/session") && message.contains("401"))
+            let provoked = [("/v1/session ", "401"), ("/v1/technicians ", "409")];
+            !provoked
+                .iter()
+                .any(|(path, status)| message.contains(path) && message.contains(status))
         })
         .collect();
     assert!(errors.is_empty(), "browser console errors: {errors:#?}");
+}
+
+/// The technician of `email`, read through the API.
+async fn technician(master: &Client, email: &str) -> Value {
+    let found = master
+        .get(&format!("/v1/technicians?email={email}"))
+        .await
+        .json();
+    found["items"]
+        .as_array()
+        .and_then(|items| items.first())
+        .cloned()
+        .unwrap_or_else(|| panic!("no technician {email}: {found}"))
+}
+
+/// Organization: create a technician with the strength indicator, then move
+/// and disable it from its own form.
+async fn organization(world: &World, b: &Browser, master: &Client, support: i64, tier1: i64) {
+    b.link("Organization").await.click().await.expect("click");
+    b.button("Create group").await;
+    b.button("Tier 1").await.click().await.expect("click");
+    b.wait("//td[normalize-space(.)='one@acme.test']").await;
+
+    b.button("Create technician")
+        .await
+        .click()
+        .await
+        .expect("click");
+    b.fill("Name", "Cy Hand").await;
+    b.fill("Email", "cy@acme.test").await;
+    b.fill("New password", "abc").await;
+    b.wait_text("//*[@id='t-strength']", "the policy needs")
+        .await;
+    b.fill("New password", &strong_password(20)).await;
+    b.wait_text("//*[@id='t-strength']", "meets the policy")
+        .await;
+    b.field("Mobile license")
+        .await
+        .click()
+        .await
+        .expect("tick mobile");
+    let group = b.field("Technician group").await;
+    group
+        .select_by_value(&tier1.to_string())
+        .await
+        .expect("select group");
+    b.button("Save changes").await.click().await.expect("click");
+    b.wait("//td[normalize-space(.)='cy@acme.test']").await;
+    let cy = technician(master, "cy@acme.test").await;
+    assert_eq!(cy["group_id"], tier1, "{cy}");
+    assert_eq!(cy["mobile_license"], true, "{cy}");
+    assert!(
+        !world.log("api.log").contains(&strong_password(20)),
+        "the password reached a log line"
+    );
+
+    // The same email again: the form says why and nothing is created.
+    b.button("Create technician")
+        .await
+        .click()
+        .await
+        .expect("click");
+    b.fill("Name", "Cy Again").await;
+    b.fill("Email", "cy@acme.test").await;
+    b.fill("New password", &strong_password(21)).await;
+    b.button("Save changes").await.click().await.expect("click");
+    b.wait_text("//form//*[@role='alert']", "already").await;
+
+    // Open Cy, move it to Support and disable it.
+    b.button("Tier 1").await.click().await.expect("click");
+    b.button("Cy Hand").await.click().await.expect("click");
+    b.field("Move to Technician Group")
+        .await
+        .select_by_value(&support.to_string())
+        .await
+        .expect("move");
+    b.field("Enabled").await.click().await.expect("untick");
+    b.button("Save changes").await.click().await.expect("click");
+    b.wait("//h2[starts-with(normalize-space(.), 'Technicians of Support')]")
+        .await;
+    b.wait("//tr[td[normalize-space(.)='cy@acme.test']]/td[normalize-space(.)='Disabled']")
+        .await;
+    let cy = technician(master, "cy@acme.test").await;
+    assert_eq!(cy["group_id"], support, "{cy}");
+    assert_eq!(cy["enabled"], false, "{cy}");
+}
+
+/// Global Settings: a change saved through the form is the organization's.
+async fn settings(b: &Browser, master: &Client) {
+    b.link("Global Settings")
+        .await
+        .click()
+        .await
+        .expect("click");
+    b.wait("//h2[normalize-space(.)='Active Directory Synchronization']")
+        .await;
+    b.fill("Minimum password length", "14").await;
+    b.fill("Mobile license seats", "7").await;
+    b.button("Save changes").await.click().await.expect("click");
+    b.wait_text("//form//*[@role='status']", "Saved").await;
+    let now = master.get("/v1/settings").await.json();
+    assert_eq!(now["password_policy"]["min_length"], 14, "{now}");
+    assert_eq!(now["licenses"]["mobile_seats"], 7, "{now}");
+    // A value out of range is stopped by the form itself and changes nothing.
+    b.fill("Minimum password length", "0").await;
+    b.button("Save changes").await.click().await.expect("click");
+    let valid = b
+        .client
+        .execute(
+            "return document.getElementById('s-min-length').checkValidity();",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(valid, Value::Bool(false));
+    assert_eq!(
+        master.get("/v1/settings").await.json()["password_policy"]["min_length"],
+        14
+    );
+}
+
+/// At a phone's width the navigation and the import's page still fit: nothing
+/// scrolls sideways, every link is visible.
+async fn narrow(b: &Browser, world: &World) {
+    b.resize(390, 844).await;
+    b.goto(&format!("{}/imports", world.api_url)).await;
+    for name in ["Imports", "Import technicians", "Organization"] {
+        assert!(
+            b.link(name).await.is_displayed().await.unwrap(),
+            "{name} is hidden at 390 px"
+        );
+    }
+    b.link("people.csv").await.click().await.expect("click");
+    b.wait("//h2[normalize-space(.)='Import Summary']").await;
+    let overflow = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - window.innerWidth;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert!(
+        overflow.as_i64().unwrap_or(i64::MAX) <= 0,
+        "the page is {overflow} px wider than a phone"
+    );
+    b.resize(1280, 800).await;
 }
