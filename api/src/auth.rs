@@ -11,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
-use roster_shared::model::{Admin, Role, SignedIn};
+use roster_shared::model::{Admin, Role, ServiceToken, SignedIn};
 use roster_shared::time::now_ms;
 
 /// The name of the session cookie.
@@ -51,24 +51,69 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         // A request that names a token is judged by it alone.
-        if let Some(header) = parts.headers.get(AUTHORIZATION) {
-            let token = header
-                .to_str()
-                .ok()
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(ApiError::unauthorized)?;
-            return match state.ctx.db.admin_by_token(token).await? {
-                Some(admin) => Ok(Caller(admin)),
-                None => Err(ApiError::unauthorized()),
-            };
+        if let Some(token) = bearer(&parts.headers) {
+            let token = token?;
+            let db = &state.ctx.db;
+            if let Some(admin) = db.admin_by_token(token).await? {
+                return Ok(Caller(admin));
+            }
+            if db.service_token(token).await?.is_some() {
+                return Err(service_token_only());
+            }
+            return Err(ApiError::unauthorized());
         }
         let session = Session::from_request_parts(parts, state).await?;
         Ok(Caller(session.signed_in.admin))
+    }
+}
+
+/// The bearer token of a request: `None` without an `Authorization` header,
+/// an error (401) when the header is not a bearer token.
+pub fn bearer(headers: &HeaderMap) -> Option<Result<&str, ApiError>> {
+    let header = headers.get(AUTHORIZATION)?;
+    Some(
+        header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized),
+    )
+}
+
+/// The answer to a service token on a route that is not a sync or SCIM route.
+fn service_token_only() -> ApiError {
+    ApiError::forbidden("a service token may call only the sync and SCIM routes")
+}
+
+/// A request authenticated by a live service token (API.md v1.1, "Directory
+/// synchronization"): the principal of the sync and SCIM routes. An
+/// administrator's token or a session is refused there (403): those routes
+/// act as the directory, not as a person.
+pub struct ServiceCaller(pub ServiceToken);
+
+impl FromRequestParts<AppState> for ServiceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)??;
+        let db = &state.ctx.db;
+        if let Some(service) = db.service_token(token).await? {
+            return Ok(ServiceCaller(service));
+        }
+        if db.admin_by_token(token).await?.is_some() {
+            return Err(ApiError::forbidden(
+                "this route needs a service token (POST /v1/sync/tokens)",
+            ));
+        }
+        Err(ApiError::unauthorized())
     }
 }
 
@@ -87,6 +132,11 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(Ok(token)) = bearer(&parts.headers)
+            && state.ctx.db.service_token(token).await?.is_some()
+        {
+            return Err(service_token_only());
+        }
         let cookie = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         let signed_in = live_session(state, &cookie)
             .await?

@@ -135,7 +135,14 @@ async fn update_settings(
 ) -> ApiResult<Json<Settings>> {
     caller.require_master()?;
     let db = &state.ctx.db;
-    let current = db.settings(caller.0.org_id).await?;
+    let org = caller.0.org_id;
+    let mut patch = patch;
+    // Write-only: taken out of the document before it is read as settings.
+    let default_password = match patch.as_object_mut() {
+        Some(fields) => fields.remove("sync_default_password"),
+        None => None,
+    };
+    let current = db.settings(org).await?;
     let mut merged = serde_json::to_value(&current).map_err(ApiError::internal)?;
     merge(&mut merged, patch);
     let settings: Settings = serde_path_to_error::deserialize(crate::strict::Strict(merged))
@@ -159,8 +166,32 @@ async fn update_settings(
             "max_rows_per_file must be positive and seats not negative",
         ));
     }
-    db.save_settings(caller.0.org_id, &settings).await?;
-    Ok(Json(settings))
+    let default_hash = match default_password {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(text)) => {
+            let password = Password::new(text);
+            check_admin_password(&password, p, "").map_err(|mut e| {
+                e.detail = format!("sync_default_{}", e.detail);
+                e
+            })?;
+            let scheme = state.ctx.config.password_hash.clone();
+            let hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
+                .await
+                .map_err(ApiError::internal)?;
+            Some(Some(hash))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "sync_default_password: a string, or null to clear it",
+            ));
+        }
+    };
+    db.save_settings(org, &settings).await?;
+    if let Some(hash) = default_hash {
+        db.set_sync_default_password(org, hash.as_deref()).await?;
+    }
+    Ok(Json(db.settings(org).await?))
 }
 
 fn merge(into: &mut Value, patch: Value) {

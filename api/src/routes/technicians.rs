@@ -216,6 +216,12 @@ async fn update_technician(
     match db.update_technician(org, id, &changes).await? {
         TechnicianUpdate::Updated(tech) => Ok(Json(*tech)),
         TechnicianUpdate::Missing => Err(ApiError::not_found()),
+        // This route changes no email; a change that does answers as a creation would.
+        TechnicianUpdate::EmailTaken => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "email_taken",
+            "the email is another technician's",
+        )),
         TechnicianUpdate::NoSeat { license, seats } => Err(ApiError::new(
             StatusCode::CONFLICT,
             "license_unavailable",

@@ -336,7 +336,9 @@ impl Db {
     pub async fn settings(&self, org: OrgId) -> DbResult<Settings> {
         let row = sqlx::query(
             "SELECT min_password_length, min_password_strength, force_password_change, \
-             standard_seats, mobile_seats, max_rows_per_file FROM settings WHERE org_id = $1",
+             standard_seats, mobile_seats, max_rows_per_file, \
+             CAST(CASE WHEN sync_default_password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) \
+             FROM settings WHERE org_id = $1",
         )
         .bind(org)
         .fetch_one(&self.pool)
@@ -352,6 +354,7 @@ impl Db {
                 mobile_seats: row.try_get(4)?,
             },
             max_rows_per_file: row.try_get(5)?,
+            sync_default_password_set: flag(row.try_get(6)?),
         })
     }
 
@@ -415,15 +418,31 @@ impl Db {
         {
             return Ok(TechnicianUpdate::NoSeat { license, seats });
         }
+        let email = changes.email.as_deref().unwrap_or(&now.email);
+        let email_key = crate::validate::email_key(email);
+        if changes.email.is_some() {
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM technicians WHERE org_id = $1 AND email_key = $2 AND id <> $3",
+            )
+            .bind(org)
+            .bind(&email_key)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_some() {
+                return Ok(TechnicianUpdate::EmailTaken);
+            }
+        }
         let keep = |change: &Option<Option<String>>, now: &Option<String>| match change {
             Some(value) => value.clone(),
             None => now.clone(),
         };
-        sqlx::query(
+        let result = sqlx::query(
             "UPDATE technicians SET name = $1, nickname = $2, sso_id = $3, description = $4, enabled = $5, \
              standard_license = $6, mobile_license = $7, group_id = $8, \
              password_hash = COALESCE($9, password_hash), \
-             must_change_password = COALESCE($10, must_change_password), updated_at = $11 \
+             must_change_password = COALESCE($10, must_change_password), updated_at = $11, \
+             email = $14, email_key = $15 \
              WHERE org_id = $12 AND id = $13",
         )
         .bind(changes.name.as_deref().unwrap_or(&now.name))
@@ -439,8 +458,20 @@ impl Db {
         .bind(now_ms())
         .bind(org)
         .bind(id)
+        .bind(email)
+        .bind(&email_key)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        // Two writers racing for one email: the unique index decides.
+        match result {
+            Err(ref e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                return Ok(TechnicianUpdate::EmailTaken);
+            }
+            other => other?,
+        };
         let updated = technician_in(&mut tx, org, id).await?;
         tx.commit().await?;
         Ok(TechnicianUpdate::Updated(Box::new(updated)))
@@ -456,12 +487,29 @@ impl Db {
         t: &TechnicianWrite,
     ) -> DbResult<TechnicianCreate> {
         let mut tx = self.pool.begin().await?;
-        let seats = self.lock_seats(&mut tx, org).await?;
+        let id = match self.insert_technician(&mut tx, org, t).await? {
+            Ok(id) => id,
+            Err(refused) => return Ok(refused),
+        };
+        let created = technician_in(&mut tx, org, id).await?;
+        tx.commit().await?;
+        Ok(TechnicianCreate::Created(Box::new(created)))
+    }
+
+    /// The insert of [`Db::create_technician`] inside the caller's transaction
+    /// (which may record more with it): the new id, or why it was refused.
+    pub(super) async fn insert_technician(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        org: OrgId,
+        t: &TechnicianWrite,
+    ) -> DbResult<Result<i64, TechnicianCreate>> {
+        let seats = self.lock_seats(tx, org).await?;
         let needs_mobile = t.enabled && t.mobile_license;
         if let Some((license, seats)) =
-            no_seat(&mut tx, org, seats, t.standard_license, needs_mobile).await?
+            no_seat(tx, org, seats, t.standard_license, needs_mobile).await?
         {
-            return Ok(TechnicianCreate::NoSeat { license, seats });
+            return Ok(Err(TechnicianCreate::NoSeat { license, seats }));
         }
         let now = now_ms();
         let id: Option<i64> = sqlx::query_scalar(
@@ -485,14 +533,9 @@ impl Db {
         .bind(t.group_id)
         .bind(i64::from(t.must_change_password))
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
-        let Some(id) = id else {
-            return Ok(TechnicianCreate::EmailTaken);
-        };
-        let created = technician_in(&mut tx, org, id).await?;
-        tx.commit().await?;
-        Ok(TechnicianCreate::Created(Box::new(created)))
+        Ok(id.ok_or(TechnicianCreate::EmailTaken))
     }
 
     /// Technicians of `org`, filtered, by id, after the cursor `after`.
@@ -569,11 +612,11 @@ where
     .await?)
 }
 
-const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id, description, enabled, standard_license, \
+pub(super) const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id, description, enabled, standard_license, \
      mobile_license, group_id, must_change_password, import_id, created_at, updated_at";
 
 /// Technician `id` of `org` as the transaction sees it (just written).
-async fn technician_in(
+pub(super) async fn technician_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org: OrgId,
     id: i64,
@@ -614,7 +657,7 @@ async fn no_seat(
     }))
 }
 
-fn technician_from_row(row: &sqlx::any::AnyRow) -> DbResult<Technician> {
+pub(super) fn technician_from_row(row: &sqlx::any::AnyRow) -> DbResult<Technician> {
     Ok(Technician {
         id: row.try_get("id")?,
         name: row.try_get("name")?,

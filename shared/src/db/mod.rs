@@ -10,14 +10,18 @@ mod batches;
 mod copy;
 mod directory;
 mod imports;
+mod scim;
 mod sessions;
 mod steps;
+mod sync;
 
 pub use batches::*;
 pub use directory::*;
 pub use imports::*;
+pub use scim::*;
 pub use sessions::*;
 pub use steps::*;
+pub use sync::*;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection};

@@ -107,6 +107,9 @@ impl License {
 #[derive(Default)]
 pub struct TechnicianChanges {
     pub name: Option<String>,
+    /// A new email (valid, trimmed); its uniqueness key is derived from it.
+    /// Directory sync and SCIM change it; `PATCH /v1/technicians` does not.
+    pub email: Option<String>,
     pub nickname: Option<Option<String>>,
     pub sso_id: Option<Option<String>>,
     pub description: Option<Option<String>>,
@@ -126,6 +129,8 @@ pub enum TechnicianUpdate {
     Updated(Box<Technician>),
     /// No such technician in the organization.
     Missing,
+    /// The new email is another technician's in the organization.
+    EmailTaken,
     /// The change takes a seat of `license` and all `seats` are in use.
     NoSeat {
         license: License,

@@ -7,9 +7,11 @@ mod file;
 mod ids;
 mod import;
 mod settings;
+mod sync;
 
 pub use directory::*;
 pub use file::*;
 pub use ids::*;
 pub use import::*;
 pub use settings::*;
+pub use sync::*;

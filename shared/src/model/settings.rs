@@ -10,6 +10,11 @@ pub struct Settings {
     pub force_password_change: bool,
     pub licenses: LicenseSeats,
     pub max_rows_per_file: i64,
+    /// Whether a default password for technicians a directory provisions is
+    /// set (`sync_default_password`, write-only: it is never shown). Read
+    /// only: a value sent back is ignored.
+    #[serde(default)]
+    pub sync_default_password_set: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
