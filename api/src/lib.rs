@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod paging;
 pub mod progress;
 pub mod routes;
+pub mod scim;
 pub mod state;
 pub mod strict;
 
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::admins::router())
         .merge(routes::sessions::router())
         .merge(routes::sync_tokens::router())
+        .merge(scim::router())
         .merge(console::router())
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(retry_after))

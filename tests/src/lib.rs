@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod scim;
 pub mod services;
 pub mod session;
 

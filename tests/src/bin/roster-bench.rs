@@ -470,7 +470,8 @@ async fn copy_floor(url: &str, rows: &[Row], hashes: &[String]) -> anyhow::Resul
         rows.len(),
     )
     .await?;
-    sqlx::query("TRUNCATE technicians, import_rows")
+    // scim_users references technicians: truncated with them (it is empty here).
+    sqlx::query("TRUNCATE technicians, import_rows, scim_users")
         .execute(&mut conn)
         .await?;
     conn.close().await?;
