@@ -166,10 +166,7 @@ fn read_into_chunks(
             "the short layout (Name, Email, Password) needs a global group_id".into(),
         ));
     }
-    let email_at = match layout {
-        Layout::Full => 2,
-        Layout::Short => 1,
-    };
+    let email_at = layout.email_index();
     // First row of each email, keyed by a 128-bit digest: flat in the email's length.
     // A byte array, not a u128: 20-byte entries instead of 32 (u128 is 16-aligned).
     let mut first_seen: HashMap<[u8; 16], u32> = HashMap::new();
