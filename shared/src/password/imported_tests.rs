@@ -215,15 +215,15 @@ fn every_refused_form_says_why_without_quoting_the_hash() {
         (format!("$2b$x5${bcrypt_tail}"), "not two digits"),
         (format!("$2b$05${bcrypt_tail}x"), "61 characters"),
         (
-            format!("$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe!"),
+            "$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe!".to_owned(),
             "outside bcrypt's base64",
         ),
         (
-            format!("$2b$05$CCCCCCCCCCCCCCCCCCCCCCE5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+            "$2b$05$CCCCCCCCCCCCCCCCCCCCCCE5YPO9kmyuRGyh0XouQYb4YMJKvyOeW".to_owned(),
             "does not decode exactly",
         ),
         (
-            format!("$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeX"),
+            "$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeX".to_owned(),
             "does not decode exactly",
         ),
         (

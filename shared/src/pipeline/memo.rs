@@ -9,9 +9,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// How many imports' memos are kept at once (the oldest is dropped).
 const KEPT: usize = 4;
 
+/// The kept memos, the most recently used last.
+type Memos = Vec<(ImportId, Arc<StrengthMemo>)>;
+
 /// The memo of import `id`, made on first use.
 pub(super) fn strength_memo(id: &ImportId) -> Arc<StrengthMemo> {
-    static MEMOS: OnceLock<Mutex<Vec<(ImportId, Arc<StrengthMemo>)>>> = OnceLock::new();
+    static MEMOS: OnceLock<Mutex<Memos>> = OnceLock::new();
     let mut memos = MEMOS
         .get_or_init(Mutex::default)
         .lock()
