@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use roster_shared::ingest;
-use roster_shared::model::{FileError, Format, Layout};
+use roster_shared::model::{FileError, Format};
 use std::io::Write;
 
 /// Excel's limit on a cell, which every reader keeps.
@@ -27,10 +27,7 @@ pub fn read_all(file: &tempfile::NamedTempFile, format: Format) {
         Ok(reader) => reader,
         Err(e) => return check_error(&e),
     };
-    let width = match reader.layout() {
-        Layout::Full => 10,
-        Layout::Short => 3,
-    };
+    let width = reader.layout().columns().len();
     let mut last_row = 1;
     for item in reader.by_ref() {
         match item {

@@ -13,14 +13,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let rules = RowRules {
-        layout: if flags & 1 == 0 {
-            Layout::Full
-        } else {
-            Layout::Short
+        layout: match flags & 1 | (flags >> 6) & 2 {
+            0 => Layout::Full,
+            2 => Layout::Hashed,
+            _ => Layout::Short,
         },
         global_group: (flags & 2 != 0).then_some(7),
         min_password_length: usize::from(length % 65),
         min_password_strength: (flags >> 2) % 5,
+        strength_memo: None,
     };
     let text = String::from_utf8_lossy(rest);
     let record = Record {

@@ -3,10 +3,13 @@
 //! The rule kept here: a plaintext password never leaves this type by accident.
 //! [`Password`] prints as `Password(***)`, cannot be serialized, and is read only
 //! through [`Password::expose`]. What is stored is a PHC string made by
-//! [`HashScheme::hash`] (Argon2id by default, with OWASP's minimum cost).
+//! [`HashScheme::hash`] (Argon2id by default, with OWASP's minimum cost), or a
+//! hash an import file gave ([`ImportedHash`], checked in `imported.rs`).
 
+mod imported;
 mod memory;
 
+pub use imported::{HashAlgorithm, ImportedHash, MAX_HASH_CHARS};
 pub use memory::HashMemory;
 
 use std::fmt;
@@ -43,6 +46,14 @@ impl fmt::Display for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")
     }
+}
+
+/// What a valid row gives to sign in with: a password to hash, or a hash
+/// another system made, stored as given and never hashed again.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    Plain(Password),
+    Hashed(ImportedHash),
 }
 
 /// How passwords are hashed, parsed from `ROSTER_PASSWORD_HASH`.

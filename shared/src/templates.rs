@@ -1,24 +1,27 @@
 //! Example import files served at `/v1/templates/technicians.{csv,json,xlsx}`.
 //!
 //! The rule kept here: every template carries exactly the full layout's header
-//! ([`FULL_COLUMNS`], or [`FULL_KEYS`] for JSON) and one example row that
+//! with its Password Hash column ([`HASHED_COLUMNS`], or [`HASHED_KEYS`] for
+//! JSON; the example gives a password, so its hash cell is empty) and one example row that
 //! passes validation as it stands, so a user who edits the row in place gets a
 //! file that imports. All three are built from the same [`EXAMPLE`] row.
 
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 use serde_json::Value;
 
-use crate::model::{FULL_COLUMNS, FULL_KEYS};
+use crate::model::{HASHED_COLUMNS, HASHED_KEYS};
 
-/// The example technician, in [`FULL_COLUMNS`] order. The password is an
-/// obviously fake example that meets the default policy; users replace it.
-pub const EXAMPLE: [&str; 10] = [
+/// The example technician, in [`HASHED_COLUMNS`] order. The password is an
+/// obviously fake example that meets the default policy; users replace it (or
+/// leave it empty and give a Password Hash instead).
+pub const EXAMPLE: [&str; 11] = [
     "Ana Example",
     "Ana",
     "ana@example.com",
     "",
     "Tier 1 support",
     "Correct-Horse-Battery-9",
+    "",
     "Yes",
     "Yes",
     "No",
@@ -29,7 +32,7 @@ pub const EXAMPLE: [&str; 10] = [
 pub fn csv() -> Vec<u8> {
     // No header or example value holds a comma, quote or line break, so no
     // field needs quoting (a test keeps that true).
-    format!("{}\r\n{}\r\n", FULL_COLUMNS.join(","), EXAMPLE.join(",")).into_bytes()
+    format!("{}\r\n{}\r\n", HASHED_COLUMNS.join(","), EXAMPLE.join(",")).into_bytes()
 }
 
 /// The JSON template: `{"technicians": [{...}]}` with snake_case keys in
@@ -37,9 +40,9 @@ pub fn csv() -> Vec<u8> {
 pub fn json() -> Vec<u8> {
     // Written by hand rather than through a map so the keys keep the columns'
     // order; `Value`'s `Display` does the escaping and cannot fail.
-    let fields: Vec<String> = FULL_COLUMNS
+    let fields: Vec<String> = HASHED_COLUMNS
         .iter()
-        .zip(FULL_KEYS)
+        .zip(HASHED_KEYS)
         .zip(EXAMPLE)
         .map(|((column, key), value)| {
             let value = match *column {
@@ -75,7 +78,7 @@ fn build_xlsx() -> Result<Vec<u8>, XlsxError> {
     sheet.set_name("Technicians")?;
     sheet.set_freeze_panes(1, 0)?;
     let bold = Format::new().set_bold();
-    for (column, (name, value)) in (0..).zip(FULL_COLUMNS.iter().zip(EXAMPLE)) {
+    for (column, (name, value)) in (0..).zip(HASHED_COLUMNS.iter().zip(EXAMPLE)) {
         sheet.set_column_width(column, 22)?;
         sheet.write_string_with_format(0, column, *name, &bold)?;
         sheet.write_string(1, column, value)?;
@@ -97,10 +100,11 @@ mod tests {
             errors: Vec::new(),
         };
         let rules = RowRules {
-            layout: Layout::Full,
+            layout: Layout::Hashed,
             global_group: None,
             min_password_length: 8,
             min_password_strength: 2,
+            strength_memo: None,
         };
         if let Err(errors) = NewTechnician::parse(&record, &rules) {
             panic!("the example row fails: {errors:?}");
@@ -118,7 +122,7 @@ mod tests {
             .iter()
             .map(str::to_owned)
             .collect();
-        assert_eq!(header, FULL_COLUMNS);
+        assert_eq!(header, HASHED_COLUMNS);
         let rows: Vec<::csv::StringRecord> =
             reader.records().collect::<Result<_, _>>().expect("rows");
         assert_eq!(rows.len(), 1);
@@ -133,9 +137,9 @@ mod tests {
         let value: Value = serde_json::from_slice(&bytes).expect("valid JSON");
         let technician = &value["technicians"][0];
         let object = technician.as_object().expect("an object");
-        assert_eq!(object.len(), FULL_KEYS.len());
+        assert_eq!(object.len(), HASHED_KEYS.len());
         let text = String::from_utf8(bytes).expect("UTF-8");
-        let positions: Vec<usize> = FULL_KEYS
+        let positions: Vec<usize> = HASHED_KEYS
             .iter()
             .map(|key| text.find(&format!("\"{key}\":")).expect("key present"))
             .collect();
@@ -151,7 +155,7 @@ mod tests {
         let mut workbook = Xlsx::new(std::io::Cursor::new(xlsx())).expect("a readable workbook");
         let range = workbook.worksheet_range("Technicians").expect("sheet");
         let cells = |row: u32| -> Vec<String> {
-            (0..10)
+            (0..11)
                 .map(|column| match range.get_value((row, column)) {
                     Some(Data::String(text)) => text.clone(),
                     Some(Data::Empty) | None => String::new(),
@@ -159,9 +163,9 @@ mod tests {
                 })
                 .collect()
         };
-        assert_eq!(cells(0), FULL_COLUMNS);
+        assert_eq!(cells(0), HASHED_COLUMNS);
         assert_eq!(cells(1), EXAMPLE);
-        assert_eq!(range.get_size(), (2, 10));
+        assert_eq!(range.get_size(), (2, 11));
         passes_validation(cells(1));
     }
 }

@@ -7,12 +7,21 @@
 //! column order, after the problems the file reader already found. Messages
 //! never quote the password, and quote other values only shortened.
 //! Rules that need the database (taken emails, unknown groups, seats) belong to
-//! the pipeline.
+//! the pipeline. A row gives a password (held to the policy) or, in the full
+//! layout's Password Hash column, a hash another system made (checked for form
+//! and bounded parameters, `password.rs`), never both.
+//!
+//! - `strength.rs`: the zxcvbn estimate, judged once per distinct password
+
+mod strength;
 
 use email_address::{EmailAddress, Options};
+use std::sync::Arc;
 
 use crate::model::{FieldError, GroupId, Layout, Record};
-use crate::password::Password;
+use crate::password::{Credential, ImportedHash, Password};
+pub use strength::StrengthMemo;
+use strength::prefix;
 
 const NAME: &str = "Name";
 const NICKNAME: &str = "Nickname";
@@ -20,14 +29,12 @@ const EMAIL: &str = "Email";
 const SSO_ID: &str = "Single Sign-On ID";
 const DESCRIPTION: &str = "Description";
 const PASSWORD: &str = "Password";
+const PASSWORD_HASH: &str = "Password Hash";
 const ENABLED: &str = "Enabled";
 const STANDARD_LICENSE: &str = "Standard License";
 const MOBILE_LICENSE: &str = "Mobile License";
 const TECH_GROUP_ID: &str = "Tech Group ID";
 
-/// Longest password (in characters) handed to zxcvbn: its cost grows quickly
-/// with length, and a prefix this long already tells a weak password.
-const STRENGTH_CHECK_MAX_CHARS: usize = 256;
 /// Longest excerpt of a value quoted in a message.
 const QUOTE_MAX_CHARS: usize = 64;
 
@@ -42,6 +49,8 @@ pub struct RowRules {
     pub min_password_length: usize,
     /// Lowest zxcvbn score (0-4) a password may have; 0 disables the check.
     pub min_password_strength: u8,
+    /// The import's scores of passwords already judged, shared by its rows.
+    pub strength_memo: Option<Arc<StrengthMemo>>,
 }
 
 /// A row that passed every rule that needs no database.
@@ -55,7 +64,8 @@ pub struct NewTechnician {
     pub email_key: String,
     pub sso_id: Option<String>,
     pub description: Option<String>,
-    pub password: Password,
+    /// The row's password, or the hash it gave instead.
+    pub credential: Credential,
     pub enabled: bool,
     pub standard_license: bool,
     pub mobile_license: bool,
@@ -86,7 +96,7 @@ impl NewTechnician {
             &mut problems,
             text(DESCRIPTION, row.cell(DESCRIPTION), 1024),
         );
-        let password = keep(&mut problems, row.password());
+        let credential = keep(&mut problems, row.credential());
         let enabled = keep(&mut problems, row.flag(ENABLED, true));
         let standard_license = keep(&mut problems, row.flag(STANDARD_LICENSE, true));
         let mobile_license = keep(&mut problems, row.flag(MOBILE_LICENSE, false));
@@ -98,7 +108,7 @@ impl NewTechnician {
             Some(email),
             Some(sso_id),
             Some(description),
-            Some(password),
+            Some(credential),
             Some(enabled),
             Some(standard_license),
             Some(mobile_license),
@@ -109,7 +119,7 @@ impl NewTechnician {
             email,
             sso_id,
             description,
-            password,
+            credential,
             enabled,
             standard_license,
             mobile_license,
@@ -128,7 +138,7 @@ impl NewTechnician {
             email: email.to_owned(),
             sso_id: sso_id.map(str::to_owned),
             description: description.map(str::to_owned),
-            password: Password::new(password.to_owned()),
+            credential,
             enabled,
             standard_license,
             mobile_license,
@@ -177,6 +187,17 @@ pub fn check_password(
     rules: &PasswordRules,
     about: [&str; 3],
 ) -> Result<(), FieldError> {
+    check_password_with(password, rules, about, None)
+}
+
+/// [`check_password`] through `memo`: a password it has judged is not
+/// estimated again (unless it may hold the name or email, `strength.rs`).
+pub fn check_password_with(
+    password: &str,
+    rules: &PasswordRules,
+    about: [&str; 3],
+    memo: Option<&StrengthMemo>,
+) -> Result<(), FieldError> {
     let length = password.chars().count();
     let min_length = rules.min_length;
     if length < min_length {
@@ -191,10 +212,8 @@ pub fn check_password(
             .into_iter()
             .chain(name.split_whitespace())
             .filter(|input| !input.is_empty())
-            .map(|input| prefix(input, STRENGTH_CHECK_MAX_CHARS))
             .collect();
-        let checked = prefix(password, STRENGTH_CHECK_MAX_CHARS);
-        let score = u8::from(zxcvbn::zxcvbn(checked, &inputs).score());
+        let score = strength::score(password, &inputs, memo);
         if score < needs {
             return Err(weak(format!(
                 "too weak (strength {score} of 4, needs {needs})"
@@ -223,10 +242,34 @@ impl<'a> Row<'a> {
         Some(self.record.cells.get(index).map_or("", String::as_str))
     }
 
-    fn password(&self) -> Result<&'a str, FieldError> {
-        let password =
-            text(PASSWORD, self.cell(PASSWORD), 1024).and_then(|v| required(PASSWORD, v))?;
-        check_password(
+    /// The row's password (held to the policy), or its Password Hash (checked
+    /// for form and bounds; the policy has no plaintext to judge): one, not both.
+    fn credential(&self) -> Result<Credential, FieldError> {
+        let password = text(PASSWORD, self.cell(PASSWORD), 1024)?;
+        let hash = text(
+            PASSWORD_HASH,
+            self.cell(PASSWORD_HASH),
+            crate::password::MAX_HASH_CHARS,
+        )?;
+        match (password, hash) {
+            (Some(_), Some(_)) => Err(FieldError::new(
+                PASSWORD,
+                "password_conflict",
+                "give a password or a password hash, not both",
+            )),
+            (None, Some(hash)) => ImportedHash::parse(hash)
+                .map(Credential::Hashed)
+                .map_err(|reason| FieldError::new(PASSWORD_HASH, "invalid_hash", reason)),
+            (password, None) => {
+                let password = required(PASSWORD, password)?;
+                self.check_policy(password)?;
+                Ok(Credential::Plain(Password::new(password.to_owned())))
+            }
+        }
+    }
+
+    fn check_policy(&self, password: &str) -> Result<(), FieldError> {
+        check_password_with(
             password,
             &PasswordRules {
                 min_length: self.rules.min_password_length,
@@ -237,8 +280,8 @@ impl<'a> Row<'a> {
                 self.cell(NICKNAME).unwrap_or(""),
                 self.cell(EMAIL).unwrap_or(""),
             ],
-        )?;
-        Ok(password)
+            self.rules.strength_memo.as_deref(),
+        )
     }
 
     /// A yes/no column; the short layout has none and takes `default`.
@@ -375,335 +418,5 @@ fn quote(value: &str) -> String {
     }
 }
 
-/// The first `max` characters of `value`.
-fn prefix(value: &str, max: usize) -> &str {
-    value
-        .char_indices()
-        .nth(max)
-        .map_or(value, |(end, _)| &value[..end])
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::FULL_COLUMNS;
-
-    const STRONG: &str = "Correct-Horse-Battery-9";
-
-    fn rules(layout: Layout, global_group: Option<GroupId>) -> RowRules {
-        RowRules {
-            layout,
-            global_group,
-            min_password_length: 8,
-            min_password_strength: 2,
-        }
-    }
-
-    fn record(cells: &[&str]) -> Record {
-        Record {
-            row: 2,
-            cells: cells.iter().map(|c| (*c).to_owned()).collect(),
-            errors: Vec::new(),
-        }
-    }
-
-    fn full(cells: [&str; 10]) -> Record {
-        record(&cells)
-    }
-
-    fn valid_full() -> [&'static str; 10] {
-        [
-            "Ana Example",
-            "Ana",
-            "Ana@Example.com",
-            "ana.sso",
-            "Tier 1",
-            STRONG,
-            "Yes",
-            "y",
-            "FALSE",
-            "12",
-        ]
-    }
-
-    fn codes(errors: &[FieldError]) -> Vec<(&str, &str)> {
-        errors
-            .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str()))
-            .collect()
-    }
-
-    #[test]
-    fn a_valid_full_row_parses_into_a_technician() {
-        let tech = NewTechnician::parse(&full(valid_full()), &rules(Layout::Full, None))
-            .expect("valid row");
-        assert_eq!(tech.name, "Ana Example");
-        assert_eq!(tech.nickname.as_deref(), Some("Ana"));
-        assert_eq!(tech.email, "Ana@Example.com");
-        assert_eq!(tech.email_key, "ana@example.com");
-        assert_eq!(tech.sso_id.as_deref(), Some("ana.sso"));
-        assert_eq!(tech.description.as_deref(), Some("Tier 1"));
-        assert_eq!(tech.password.expose(), STRONG);
-        assert!(tech.enabled && tech.standard_license && !tech.mobile_license);
-        assert_eq!(tech.group_id, 12);
-    }
-
-    #[test]
-    fn empty_optional_cells_are_none() {
-        let mut cells = valid_full();
-        cells[1] = "";
-        cells[3] = "";
-        cells[4] = "";
-        let tech = NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect("valid");
-        assert_eq!(
-            (tech.nickname, tech.sso_id, tech.description),
-            (None, None, None)
-        );
-    }
-
-    #[test]
-    fn the_short_layout_takes_the_global_group_and_license_defaults() {
-        let tech = NewTechnician::parse(
-            &record(&["Bo Tester", "bo@example.org", STRONG]),
-            &rules(Layout::Short, Some(7)),
-        )
-        .expect("valid short row");
-        assert_eq!(tech.group_id, 7);
-        assert!(tech.enabled && tech.standard_license && !tech.mobile_license);
-        assert_eq!(tech.nickname, None);
-    }
-
-    #[test]
-    fn every_problem_of_a_row_is_reported_after_the_readers() {
-        let mut rec = full(["", "", "", "", "", "", "maybe", "", "2", "abc"]);
-        rec.errors.push(FieldError::new(
-            "color",
-            "unknown_column",
-            "unknown key 'color'",
-        ));
-        let errors = NewTechnician::parse(&rec, &rules(Layout::Full, None)).expect_err("invalid");
-        assert_eq!(
-            codes(&errors),
-            [
-                ("color", "unknown_column"),
-                ("Name", "required"),
-                ("Email", "required"),
-                ("Password", "required"),
-                ("Enabled", "invalid_boolean"),
-                ("Standard License", "required"),
-                ("Mobile License", "invalid_boolean"),
-                ("Tech Group ID", "invalid_group"),
-            ]
-        );
-        assert_eq!(errors[4].message, "'maybe' is not yes or no");
-        assert_eq!(errors[2].message, "is required");
-        for field in errors.iter().skip(1) {
-            assert!(FULL_COLUMNS.contains(&field.field.as_str()));
-        }
-    }
-
-    #[test]
-    fn reader_errors_alone_fail_a_row() {
-        let mut rec = full(valid_full());
-        rec.errors.push(FieldError::new(
-            "Description",
-            "too_long",
-            "over 32,767 characters",
-        ));
-        let errors = NewTechnician::parse(&rec, &rules(Layout::Full, None)).expect_err("fails");
-        assert_eq!(codes(&errors), [("Description", "too_long")]);
-    }
-
-    #[test]
-    fn a_field_the_reader_reported_is_not_reported_again() {
-        let mut cells = valid_full();
-        let cut = "d".repeat(32_767); // what the reader kept of a longer cell
-        cells[4] = &cut;
-        cells[0] = "";
-        let mut rec = full(cells);
-        rec.errors.push(FieldError::new(
-            "Description",
-            "too_long",
-            "is over 32,767 characters",
-        ));
-        rec.errors
-            .push(FieldError::new("Email", "invalid_value", "not text"));
-        rec.cells[2] = String::new(); // the reader leaves a non-text value empty
-        let errors = NewTechnician::parse(&rec, &rules(Layout::Full, None)).expect_err("fails");
-        assert_eq!(
-            codes(&errors),
-            [
-                ("Description", "too_long"),
-                ("Email", "invalid_value"),
-                ("Name", "required")
-            ]
-        );
-        assert_eq!(errors[0].message, "is over 32,767 characters");
-    }
-
-    #[test]
-    fn lengths_are_counted_in_characters() {
-        let mut cells = valid_full();
-        let name_128 = "é".repeat(128);
-        let nick_129 = "n".repeat(129);
-        let description = "d".repeat(1025);
-        let email = format!("{}@example.com", "a".repeat(243));
-        cells[0] = &name_128;
-        cells[1] = &nick_129;
-        cells[2] = &email;
-        cells[4] = &description;
-        let errors =
-            NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect_err("too long");
-        assert_eq!(
-            codes(&errors),
-            [
-                ("Nickname", "too_long"),
-                ("Email", "too_long"),
-                ("Description", "too_long")
-            ]
-        );
-        assert_eq!(
-            errors[0].message,
-            "must be at most 128 characters (has 129)"
-        );
-    }
-
-    #[test]
-    fn malformed_emails_are_refused() {
-        for bad in [
-            "foo@",
-            "foo",
-            "foo@localhost",
-            "Ana <ana@example.com>",
-            "ana@[127.0.0.1]",
-            "ana@@example.com",
-            "ana@example..com",
-            "an a@example.com",
-        ] {
-            let mut cells = valid_full();
-            cells[2] = bad;
-            let errors =
-                NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect_err(bad);
-            assert_eq!(codes(&errors), [("Email", "invalid_email")], "{bad}");
-            assert_eq!(
-                errors[0].message,
-                format!("'{bad}' is not a valid email address")
-            );
-        }
-    }
-
-    #[test]
-    fn passwords_must_meet_the_policy_and_never_appear_in_messages() {
-        let cases = [
-            ("abc", "must be at least 8 characters"),
-            ("password", "too weak (strength 0 of 4, needs 2)"),
-            // The row's own email: weak because zxcvbn is given it.
-            ("Ana@Example.com", "too weak"),
-        ];
-        for (password, message) in cases {
-            let mut cells = valid_full();
-            cells[5] = password;
-            let errors =
-                NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect_err(password);
-            assert_eq!(
-                codes(&errors),
-                [("Password", "weak_password")],
-                "{password}"
-            );
-            assert!(
-                errors[0].message.starts_with(message),
-                "{}",
-                errors[0].message
-            );
-            assert!(!errors[0].message.contains(password));
-        }
-        let long = "x".repeat(1025);
-        let mut cells = valid_full();
-        cells[5] = &long;
-        let errors =
-            NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect_err("too long");
-        assert_eq!(codes(&errors), [("Password", "too_long")]);
-    }
-
-    #[test]
-    fn strength_zero_accepts_any_long_enough_password() {
-        let mut rules = rules(Layout::Full, None);
-        rules.min_password_strength = 0;
-        let mut cells = valid_full();
-        cells[5] = "password";
-        assert!(NewTechnician::parse(&full(cells), &rules).is_ok());
-    }
-
-    #[test]
-    fn the_longest_allowed_password_is_accepted() {
-        // Only its first 256 characters go to zxcvbn.
-        const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_#";
-        let mut seed = 12_345_u32;
-        let long: String = (0..1024)
-            .map(|_| {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                let index = (seed >> 16) as usize % ALPHABET.len();
-                char::from(ALPHABET[index])
-            })
-            .collect();
-        let mut cells = valid_full();
-        cells[5] = &long;
-        let tech = NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect("valid");
-        assert_eq!(tech.password.expose().chars().count(), 1024);
-    }
-
-    #[test]
-    fn a_global_group_ignores_the_files_group_cell() {
-        let mut cells = valid_full();
-        cells[9] = "not a number";
-        let tech = NewTechnician::parse(&full(cells), &rules(Layout::Full, Some(3))).expect("ok");
-        assert_eq!(tech.group_id, 3);
-    }
-
-    #[test]
-    fn group_ids_must_be_positive_whole_numbers() {
-        for (cell, code) in [
-            ("", "required"),
-            ("0", "invalid_group"),
-            ("-4", "invalid_group"),
-            ("1.5", "invalid_group"),
-        ] {
-            let mut cells = valid_full();
-            cells[9] = cell;
-            let errors =
-                NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect_err(cell);
-            assert_eq!(codes(&errors), [("Tech Group ID", code)], "{cell:?}");
-        }
-    }
-
-    #[test]
-    fn booleans_accept_the_documented_words_in_any_case() {
-        for yes in ["Yes", "y", "TRUE", "1", "Enabled", " yes "] {
-            assert_eq!(parse_bool(yes), Some(true), "{yes}");
-        }
-        for no in ["No", "N", "false", "0", "DISABLED"] {
-            assert_eq!(parse_bool(no), Some(false), "{no}");
-        }
-        for other in ["", "maybe", "2", "on", "yess"] {
-            assert_eq!(parse_bool(other), None, "{other}");
-        }
-    }
-
-    #[test]
-    fn long_values_are_quoted_shortened() {
-        let mut cells = valid_full();
-        let long = "m".repeat(500);
-        cells[6] = &long;
-        let errors =
-            NewTechnician::parse(&full(cells), &rules(Layout::Full, None)).expect_err("invalid");
-        assert_eq!(
-            errors[0].message,
-            format!("'{}...' is not yes or no", "m".repeat(64))
-        );
-    }
-
-    #[test]
-    fn email_keys_ignore_case_and_spaces() {
-        assert_eq!(email_key("  Ana@Example.COM "), "ana@example.com");
-    }
-}
+mod tests;

@@ -18,7 +18,7 @@ use roster_shared::model::{
     FULL_COLUMNS, FieldError, Layout, Record, Scope, Technician, TechnicianChanges,
     TechnicianCreate, TechnicianUpdate,
 };
-use roster_shared::password::Password;
+use roster_shared::password::{Credential, Password};
 use roster_shared::validate::{PasswordRules, check_password};
 use serde::Deserialize;
 use serde_json::Value;
@@ -342,6 +342,7 @@ async fn create_technician(
         global_group: None,
         min_password_length: settings.password_policy.min_length.max(0) as usize,
         min_password_strength: settings.password_policy.min_strength.clamp(0, 4) as u8,
+        strength_memo: None,
     };
     let record = input.record();
     let t = tokio::task::spawn_blocking(move || {
@@ -366,11 +367,17 @@ async fn create_technician(
             t.group_id
         )));
     }
-    let (password, mut write) = TechnicianWrite::from_valid(0, t, settings.force_password_change);
-    let scheme = state.ctx.config.password_hash.clone();
-    write.password_hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
-        .await
-        .map_err(ApiError::internal)?;
+    let (credential, mut write) = TechnicianWrite::from_valid(0, t, settings.force_password_change);
+    write.password_hash = match credential {
+        Credential::Plain(password) => {
+            let scheme = state.ctx.config.password_hash.clone();
+            tokio::task::spawn_blocking(move || scheme.hash(&password))
+                .await
+                .map_err(ApiError::internal)?
+        }
+        // The API's layout has no Password Hash column; kept for completeness.
+        Credential::Hashed(hash) => hash.into_string(),
+    };
     match db.create_technician(org, &write).await? {
         TechnicianCreate::Created(tech) => Ok((StatusCode::CREATED, Json(*tech))),
         TechnicianCreate::EmailTaken => {

@@ -186,13 +186,14 @@ pub struct TechnicianWrite {
 
 /// The lease a worker holds on a chunk.
 impl TechnicianWrite {
-    /// A validated row as a write, and its password apart: the write gets its
-    /// `password_hash` once the password is hashed (never before, never both).
+    /// A validated row as a write, and its credential apart: the write gets its
+    /// `password_hash` once the password is hashed (never before, never both),
+    /// or the row's imported hash as given.
     pub fn from_valid(
         row: i64,
         t: crate::validate::NewTechnician,
         must_change_password: bool,
-    ) -> (crate::password::Password, Self) {
+    ) -> (crate::password::Credential, Self) {
         let write = Self {
             row,
             name: t.name,
@@ -208,7 +209,7 @@ impl TechnicianWrite {
             group_id: t.group_id,
             must_change_password,
         };
-        (t.password, write)
+        (t.credential, write)
     }
 }
 

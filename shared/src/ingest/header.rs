@@ -1,10 +1,11 @@
 //! Recognising the header row (API.md, "Import files"): the full layout's ten
-//! columns or the short layout's three, in order, compared ignoring case,
+//! columns (or eleven, with `Password Hash` after Password) or the short
+//! layout's three, in order, compared ignoring case,
 //! surrounding spaces, a byte-order mark and empty trailing cells. Anything
 //! else is `bad_header`, naming the first column that differs.
 
 use super::row::clip;
-use crate::model::{FULL_COLUMNS, FileError, Layout, SHORT_COLUMNS};
+use crate::model::{FULL_COLUMNS, FileError, HASHED_COLUMNS, Layout, SHORT_COLUMNS};
 
 /// Header cells longer than this are cut (no layout has a column name near it).
 const MAX_HEADER_CELL_CHARS: usize = 1_024;
@@ -25,7 +26,7 @@ pub(super) fn clean<'a>(cells: impl IntoIterator<Item = &'a str>) -> Vec<String>
 
 /// The layout `header` (as [`clean`] returns it) carries, or `bad_header`.
 pub(super) fn recognize(header: &[String]) -> Result<Layout, FileError> {
-    for layout in [Layout::Full, Layout::Short] {
+    for layout in [Layout::Full, Layout::Hashed, Layout::Short] {
         if header.len() == layout.columns().len() && matching_prefix(header, layout) == header.len()
         {
             return Ok(layout);
@@ -33,12 +34,21 @@ pub(super) fn recognize(header: &[String]) -> Result<Layout, FileError> {
     }
     // Compare with the layout the file seems to aim at: the one whose first
     // columns it matches further, else the one closer in width.
-    let full = matching_prefix(header, Layout::Full);
+    // Between the full layout with and without Password Hash, the one matched
+    // further, else the one as wide as the header.
+    let plain = matching_prefix(header, Layout::Full);
+    let hashed = matching_prefix(header, Layout::Hashed);
+    let (full, full_layout) =
+        if hashed > plain || (hashed == plain && header.len() == HASHED_COLUMNS.len()) {
+            (hashed, Layout::Hashed)
+        } else {
+            (plain, Layout::Full)
+        };
     let short = matching_prefix(header, Layout::Short);
     let aimed = if short > full || (short == full && header.len() <= SHORT_COLUMNS.len()) {
         Layout::Short
     } else {
-        Layout::Full
+        full_layout
     };
     Err(FileError::BadHeader(first_difference(header, aimed)))
 }
@@ -122,10 +132,11 @@ fn is_column_name(cell: &str) -> bool {
             .collect()
     };
     let cell = letters(cell);
-    !cell.is_empty() && FULL_COLUMNS.iter().any(|column| letters(column) == cell)
+    !cell.is_empty() && HASHED_COLUMNS.iter().any(|column| letters(column) == cell)
 }
 
-/// The full layout's header, which JSON files imply.
+/// The header JSON files' results show: the full layout's columns (their
+/// records also hold a Password Hash, which a result never shows).
 pub(super) fn full_columns() -> Vec<String> {
     FULL_COLUMNS.iter().map(|&c| c.to_owned()).collect()
 }
@@ -153,6 +164,24 @@ mod tests {
         full.extend(["", "  "]);
         assert_eq!(check(&full), Ok(Layout::Full));
         assert_eq!(check(&["name", "Email ", " password"]), Ok(Layout::Short));
+        assert_eq!(check(&HASHED_COLUMNS), Ok(Layout::Hashed));
+    }
+
+    #[test]
+    fn a_misspelt_password_hash_column_is_named() {
+        let mut hashed: Vec<&str> = HASHED_COLUMNS.to_vec();
+        hashed[6] = "Password-Hash";
+        assert_eq!(
+            message(&hashed),
+            "column 7: expected 'Password Hash', found 'Password-Hash'"
+        );
+        // Password Hash anywhere but after Password is no layout.
+        let mut moved: Vec<&str> = FULL_COLUMNS.to_vec();
+        moved.push("Password Hash");
+        assert_eq!(
+            message(&moved),
+            "column 11: expected no more columns (the full layout has 10), found 'Password Hash'"
+        );
     }
 
     #[test]

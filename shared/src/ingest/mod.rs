@@ -86,7 +86,8 @@ pub fn recognize_header<'a>(
 /// `empty_file` (nothing, or no header), `unreadable_file`, or for xlsx
 /// `unsafe_file` (zip bombs, a cell over 32,767 characters, too many shared
 /// strings: checked by streaming the zip before calamine reads it).
-/// JSON files have no header row: their layout is always the full one.
+/// JSON files have no header row: their layout is always the full one, with
+/// Password Hash ([`Layout::Hashed`]).
 pub fn open(path: &Path, format: Format) -> Result<Reader, FileError> {
     let (layout, header, rows) = match format {
         Format::Csv => {
@@ -94,7 +95,7 @@ pub fn open(path: &Path, format: Format) -> Result<Reader, FileError> {
             (layout, header, Rows::Csv(Box::new(rows)))
         }
         Format::Json => (
-            Layout::Full,
+            Layout::Hashed,
             header::full_columns(),
             Rows::Json(Box::new(json::open(path)?)),
         ),

@@ -37,6 +37,10 @@ impl Format {
 pub enum Layout {
     /// Rescue's CSV/JSON import: the ten columns of [`FULL_COLUMNS`].
     Full,
+    /// The full layout with `Password Hash` after Password ([`HASHED_COLUMNS`]):
+    /// a row gives a password or a hash its old system made. JSON files are
+    /// read in it (their `password_hash` key is optional).
+    Hashed,
     /// Rescue Live's agent template: Name, Email, Password.
     Short,
 }
@@ -69,6 +73,36 @@ pub const FULL_KEYS: [&str; 10] = [
     "tech_group_id",
 ];
 
+/// The full layout with the optional `Password Hash` column, in order.
+pub const HASHED_COLUMNS: [&str; 11] = [
+    "Name",
+    "Nickname",
+    "Email",
+    "Single Sign-On ID",
+    "Description",
+    "Password",
+    "Password Hash",
+    "Enabled",
+    "Standard License",
+    "Mobile License",
+    "Tech Group ID",
+];
+
+/// The snake_case keys of [`HASHED_COLUMNS`], same order (JSON files may use either).
+pub const HASHED_KEYS: [&str; 11] = [
+    "name",
+    "nickname",
+    "email",
+    "sso_id",
+    "description",
+    "password",
+    "password_hash",
+    "enabled",
+    "standard_license",
+    "mobile_license",
+    "tech_group_id",
+];
+
 /// The short layout's columns, in order.
 pub const SHORT_COLUMNS: [&str; 3] = ["Name", "Email", "Password"];
 
@@ -76,6 +110,7 @@ impl Layout {
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             Layout::Full => &FULL_COLUMNS,
+            Layout::Hashed => &HASHED_COLUMNS,
             Layout::Short => &SHORT_COLUMNS,
         }
     }
@@ -83,14 +118,32 @@ impl Layout {
     /// Index of the Password column (its cells are blanked in results).
     pub fn password_index(self) -> usize {
         match self {
-            Layout::Full => 5,
+            Layout::Full | Layout::Hashed => 5,
             Layout::Short => 2,
+        }
+    }
+
+    /// Index of the Password Hash column, when the layout has one (its cells
+    /// are blanked in results too).
+    pub fn hash_index(self) -> Option<usize> {
+        match self {
+            Layout::Hashed => Some(6),
+            Layout::Full | Layout::Short => None,
+        }
+    }
+
+    /// Index of the Email column.
+    pub fn email_index(self) -> usize {
+        match self {
+            Layout::Full | Layout::Hashed => 2,
+            Layout::Short => 1,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Layout::Full => "full",
+            Layout::Hashed => "full_hash",
             Layout::Short => "short",
         }
     }
@@ -98,6 +151,7 @@ impl Layout {
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "full" => Some(Layout::Full),
+            "full_hash" => Some(Layout::Hashed),
             "short" => Some(Layout::Short),
             _ => None,
         }

@@ -9,7 +9,7 @@ use super::{Context, StepError, too_many_attempts};
 use crate::db::{Existing, Lease, TechnicianWrite};
 use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
 use crate::model::{ImportRecord, LicenseSeats, RowOutcome, Scope};
-use crate::password::Password;
+use crate::password::{Credential, Password};
 use crate::queue::Job;
 use crate::storage::StorageKey;
 use crate::validate::{NewTechnician, RowRules};
@@ -118,6 +118,13 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
             return Ok(());
         }
     }
+    // What the pool has hashed in this process so far: a file of imported
+    // hashes leaves it unchanged (tests/tests/prehashed.rs reads this line).
+    tracing::info!(
+        chunk.no = chunk_no,
+        passwords_hashed_total = ctx.hasher.hashed(),
+        "chunk written"
+    );
     if ctx.db.finish_chunk(&lease).await? {
         ctx.queue
             .enqueue(Job::FinalizeImport {
@@ -140,6 +147,7 @@ async fn load_directory(ctx: &Context, import: &ImportRecord) -> Result<Director
             global_group: import.group_id,
             min_password_length: settings.password_policy.min_length.max(0) as usize,
             min_password_strength: settings.password_policy.min_strength.clamp(0, 4) as u8,
+            strength_memo: Some(super::strength_memo(&import.id)),
         },
         groups: ctx.db.group_ids(import.org_id).await?,
         scope,
@@ -370,22 +378,35 @@ fn looks_up_emails(
 }
 
 /// Hashes a judged batch's passwords on the hashing pool. Each password moves
-/// to the pool and is dropped there; the rows keep everything else.
+/// to the pool and is dropped there; the rows keep everything else. A row that
+/// gave a hash keeps it as given and never reaches the pool.
 async fn hash(ctx: &Context, directory: &Directory, batch: Judged) -> Result<Hashed, StepError> {
-    let (passwords, rows): (Vec<Password>, Vec<_>) = batch
-        .pending
-        .into_iter()
-        .map(|p| {
-            let (password, write) =
-                TechnicianWrite::from_valid(p.row, p.technician, directory.force_password_change);
-            (password, (p.existing, write))
-        })
-        .unzip();
-    let hashes = ctx.hasher.hash_all(passwords).await?;
+    let mut passwords: Vec<Password> = Vec::new();
+    let mut rows = Vec::with_capacity(batch.pending.len());
+    for p in batch.pending {
+        let (credential, mut write) =
+            TechnicianWrite::from_valid(p.row, p.technician, directory.force_password_change);
+        let to_hash = match credential {
+            Credential::Plain(password) => {
+                passwords.push(password);
+                true
+            }
+            Credential::Hashed(hash) => {
+                write.password_hash = hash.into_string();
+                false
+            }
+        };
+        rows.push((p.existing, write, to_hash));
+    }
+    let mut hashes = ctx.hasher.hash_all(passwords).await?.into_iter();
     let mut creates = Vec::new();
     let mut updates = Vec::new();
-    for ((existing, mut write), hash) in rows.into_iter().zip(hashes) {
-        write.password_hash = hash;
+    for (existing, mut write, to_hash) in rows {
+        if to_hash {
+            write.password_hash = hashes
+                .next()
+                .ok_or_else(|| StepError::Internal("the pool returned too few hashes".into()))?;
+        }
         match existing {
             Some(id) => updates.push((id, write)),
             None => creates.push(write),

@@ -21,6 +21,21 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// A row's cells as the result shows them: an imported password hash is left
+/// out, as the password is (the writer blanks that one). A file whose header
+/// has no Password Hash column (JSON's results show the full layout's ten)
+/// loses the cell; a file that has one keeps its column, empty.
+fn without_hash(mut cells: Vec<String>, layout: Layout, columns: usize) -> Vec<String> {
+    if let Some(at) = layout.hash_index().filter(|at| *at < cells.len()) {
+        if columns < layout.columns().len() {
+            cells.remove(at);
+        } else {
+            cells[at].clear();
+        }
+    }
+    cells
+}
+
 /// How often finalize looks whether the chunk it waits for is done.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
@@ -52,6 +67,7 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
         .header
         .clone()
         .unwrap_or_else(|| FULL_COLUMNS.iter().map(|c| c.to_string()).collect());
+    let columns = header.len();
     let dir = ctx.scratch_dir()?;
     let result_path = dir.path().join("result.xlsx");
 
@@ -143,7 +159,8 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
                         (RowStatus::NotProcessed, Vec::new())
                     }
                 };
-                rows.push((record.cells, outcome.0, outcome.1));
+                let cells = without_hash(record.cells, layout, columns);
+                rows.push((cells, outcome.0, outcome.1));
             }
             let written = rows.len();
             if tx.send(rows).await.is_err() {

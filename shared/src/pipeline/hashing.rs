@@ -76,6 +76,8 @@ fn chunk_rows_for(cost: Duration) -> usize {
 pub struct HashPool {
     jobs: std::sync::mpsc::Sender<Arc<Batch>>,
     threads: usize,
+    /// Passwords handed to the pool since it started (`roster_passwords_hashed_total`).
+    hashed: std::sync::atomic::AtomicU64,
 }
 
 /// One batch's passwords, shared by every hashing thread: each takes the next
@@ -150,7 +152,16 @@ impl HashPool {
                 tracing::error!(error = %e, "could not start a hashing thread");
             }
         }
-        Self { jobs, threads }
+        Self {
+            jobs,
+            threads,
+            hashed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// How many passwords this pool has been given to hash.
+    pub fn hashed(&self) -> u64 {
+        self.hashed.load(Ordering::Relaxed)
     }
 
     /// Hashes every password, in order, on the pool's threads.
@@ -159,6 +170,7 @@ impl HashPool {
         if total == 0 {
             return Ok(Vec::new());
         }
+        self.hashed.fetch_add(total as u64, Ordering::Relaxed);
         let (done, answer) = tokio::sync::oneshot::channel();
         let batch = Arc::new(Batch {
             todo: Mutex::new(passwords.into_iter().enumerate()),

@@ -5,10 +5,12 @@
 mod chunk;
 mod finalize;
 mod hashing;
+mod memo;
 mod plan;
 mod reconcile;
 
 pub use hashing::HashPool;
+use memo::strength_memo;
 pub use reconcile::{reconcile_once, run_reconciler};
 
 use crate::config::Config;

@@ -1,5 +1,8 @@
 //! Plan: stream the upload, check its header, split its records into chunk
-//! objects, and record the chunks. Reading happens on a blocking thread that
+//! objects, and record the chunks. With the default chunk size the file's
+//! last two chunks' worth of rows is cut into [`TAIL_PIECES`] small chunks, so
+//! that every worker stays busy to the end: a mid-size import does not end with
+//! one worker hashing its last big chunk alone. Reading happens on a blocking thread that
 //! hands finished chunk files to the async side, one chunk at a time, so memory
 //! stays flat whatever the file's size.
 
@@ -15,6 +18,12 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
+
+/// How many chunks the tail of a file (its last two chunks' worth of rows) is
+/// cut into when the chunk size is the default.
+pub(super) const TAIL_PIECES: usize = 16;
+/// The fewest rows of a tail chunk (a chunk's fixed costs stay small beside it).
+const TAIL_MIN_ROWS: usize = 25;
 
 /// What the reading thread says.
 enum Event {
@@ -52,15 +61,20 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
         .await?;
 
     let chunk_rows = super::hashing::chunk_rows(ctx).await;
+    // A chunk size set by hand is kept as set (tests and benchmarks rely on it).
+    let split_tail = ctx.config.chunk_rows.is_none();
     let (tx, mut rx) = mpsc::channel::<Event>(2);
     let reader = {
         let (format, upload, folder) = (import.format, upload.clone(), dir.path().to_owned());
         let has_group = import.group_id.is_some();
         let max_rows = settings.max_rows_per_file;
         tokio::task::spawn_blocking(move || {
-            read_into_chunks(
-                &upload, format, has_group, chunk_rows, max_rows, &folder, &tx,
-            )
+            let sizes = Sizes {
+                chunk_rows,
+                split_tail,
+                max_rows,
+            };
+            read_into_chunks(&upload, format, has_group, sizes, &folder, &tx)
         })
     };
 
@@ -144,17 +158,32 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
     }
 }
 
+/// How a file is cut into chunks.
+#[derive(Clone, Copy)]
+struct Sizes {
+    chunk_rows: usize,
+    /// Whether the last two chunks' worth of rows is cut into [`TAIL_PIECES`].
+    split_tail: bool,
+    max_rows: i64,
+}
+
 /// Reads every record, marks emails seen earlier in the file, and writes chunks of
 /// `chunk_rows` records as JSON lines into `folder`, sending each finished one.
+/// One full chunk is held back until the next is full, so that at the end the
+/// tail (held and last) can be cut small ([`tail_sizes`]).
 fn read_into_chunks(
     upload: &Path,
     format: Format,
     has_group: bool,
-    chunk_rows: usize,
-    max_rows: i64,
+    sizes: Sizes,
     folder: &Path,
     tx: &mpsc::Sender<Event>,
 ) -> Result<Outline, FileError> {
+    let Sizes {
+        chunk_rows,
+        split_tail,
+        max_rows,
+    } = sizes;
     if format == Format::Xlsx {
         ingest::check_xlsx(upload).map_err(|e| FileError::Unreadable(e.to_string()))?;
     }
@@ -166,14 +195,12 @@ fn read_into_chunks(
             "the short layout (Name, Email, Password) needs a global group_id".into(),
         ));
     }
-    let email_at = match layout {
-        Layout::Full => 2,
-        Layout::Short => 1,
-    };
+    let email_at = layout.email_index();
     // First row of each email, keyed by a 128-bit digest: flat in the email's length.
     // A byte array, not a u128: 20-byte entries instead of 32 (u128 is 16-aligned).
     let mut first_seen: HashMap<[u8; 16], u32> = HashMap::new();
     let mut buffer: Vec<Record> = Vec::with_capacity(chunk_rows);
+    let mut held: Vec<Record> = Vec::new();
     let mut total: i64 = 0;
     let mut chunk_no: i64 = 0;
     for record in &mut reader {
@@ -201,12 +228,29 @@ fn read_into_chunks(
         }
         buffer.push(record);
         if buffer.len() == chunk_rows {
-            send_chunk(folder, chunk_no, &mut buffer, tx)?;
-            chunk_no += 1;
+            if !split_tail {
+                send_chunk(folder, chunk_no, &mut buffer, tx)?;
+                chunk_no += 1;
+                continue;
+            }
+            if !held.is_empty() {
+                send_chunk(folder, chunk_no, &mut held, tx)?;
+                chunk_no += 1;
+            }
+            std::mem::swap(&mut held, &mut buffer);
         }
     }
-    if !buffer.is_empty() {
-        send_chunk(folder, chunk_no, &mut buffer, tx)?;
+    held.append(&mut buffer);
+    let tail = if split_tail {
+        tail_sizes(held.len())
+    } else {
+        vec![held.len()]
+    };
+    let mut rest = held.into_iter();
+    for size in tail.into_iter().filter(|size| *size > 0) {
+        let mut piece: Vec<Record> = rest.by_ref().take(size).collect();
+        send_chunk(folder, chunk_no, &mut piece, tx)?;
+        chunk_no += 1;
     }
     if total == 0 {
         return Err(FileError::EmptyFile(
@@ -218,6 +262,14 @@ fn read_into_chunks(
         header,
         total_rows: total,
     })
+}
+
+/// The sizes of the chunks `rows` tail rows are cut into: [`TAIL_PIECES`] as
+/// even as can be, none under [`TAIL_MIN_ROWS`] (fewer pieces then).
+fn tail_sizes(rows: usize) -> Vec<usize> {
+    let pieces = (rows / TAIL_MIN_ROWS).clamp(1, TAIL_PIECES);
+    let (base, extra) = (rows / pieces, rows % pieces);
+    (0..pieces).map(|i| base + usize::from(i < extra)).collect()
 }
 
 fn send_chunk(
@@ -263,4 +315,21 @@ pub(super) fn read_chunk_file(path: &Path) -> Result<Vec<Record>, StepError> {
         );
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TAIL_PIECES, tail_sizes};
+
+    #[test]
+    fn the_tail_is_cut_into_even_pieces_of_at_least_the_minimum() {
+        // 3,000 rows at OWASP cost (2,000-row chunks): 16 chunks, not 2.
+        let sizes = tail_sizes(3000);
+        assert_eq!(sizes.len(), TAIL_PIECES);
+        assert_eq!(sizes.iter().sum::<usize>(), 3000);
+        assert!(sizes.iter().all(|s| *s == 187 || *s == 188), "{sizes:?}");
+        assert_eq!(tail_sizes(60), vec![30, 30]);
+        assert_eq!(tail_sizes(7), vec![7]);
+        assert_eq!(tail_sizes(0), vec![0]);
+    }
 }

@@ -13,7 +13,7 @@ mod scan;
 use super::row::{Draft, clip};
 use super::text::Utf8Text;
 use super::unreadable;
-use crate::model::{FULL_COLUMNS, FULL_KEYS, FieldError, FileError, Layout, Record};
+use crate::model::{FieldError, FileError, HASHED_COLUMNS, HASHED_KEYS, Layout, Record};
 use scan::{scan_value, skip_ws};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -185,8 +185,8 @@ impl<'de> serde::de::Visitor<'de> for ElementVisitor {
 /// (`Email` twice, or `Email` and `email`) fails the row: which value was meant
 /// cannot be known, and keeping either would guess.
 fn record(entries: &[(String, Value)], row: u32) -> Option<Record> {
-    let mut draft = Draft::new(Layout::Full);
-    let mut named = [false; FULL_COLUMNS.len()];
+    let mut draft = Draft::new(Layout::Hashed);
+    let mut named = [false; HASHED_COLUMNS.len()];
     for (key, value) in entries {
         let Some(index) = column_index(key) else {
             let (name, _) = clip(key, 64);
@@ -200,7 +200,7 @@ fn record(entries: &[(String, Value)], row: u32) -> Option<Record> {
         };
         if std::mem::replace(&mut named[index], true) {
             draft.error(FieldError::new(
-                FULL_COLUMNS[index],
+                HASHED_COLUMNS[index],
                 "duplicate_key",
                 "is named more than once in this technician",
             ));
@@ -209,7 +209,7 @@ fn record(entries: &[(String, Value)], row: u32) -> Option<Record> {
         match text(value) {
             Ok(text) => draft.set(index, &text),
             Err(kind) => draft.error(FieldError::new(
-                FULL_COLUMNS[index],
+                HASHED_COLUMNS[index],
                 "invalid_value",
                 format!("must be text, a number or true/false, not {kind}"),
             )),
@@ -220,10 +220,10 @@ fn record(entries: &[(String, Value)], row: u32) -> Option<Record> {
 
 fn column_index(key: &str) -> Option<usize> {
     let key = key.trim();
-    FULL_COLUMNS
+    HASHED_COLUMNS
         .iter()
         .position(|c| c.eq_ignore_ascii_case(key))
-        .or_else(|| FULL_KEYS.iter().position(|k| k.eq_ignore_ascii_case(key)))
+        .or_else(|| HASHED_KEYS.iter().position(|k| k.eq_ignore_ascii_case(key)))
 }
 
 /// A scalar as cell text; the kind of value it is otherwise.

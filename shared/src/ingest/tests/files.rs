@@ -3,7 +3,7 @@
 //! CSV and JSON edge cases.
 
 use super::*;
-use crate::model::FULL_COLUMNS;
+use crate::model::{FULL_COLUMNS, HASHED_COLUMNS};
 
 const ANA: [&str; 10] = [
     "Ana Silva",
@@ -17,6 +17,13 @@ const ANA: [&str; 10] = [
     "No",
     "42",
 ];
+
+/// [`ANA`] as a JSON file's record holds it: the full layout with Password Hash.
+fn ana_in_json() -> Vec<&'static str> {
+    let mut cells = ANA.to_vec();
+    cells.insert(6, "");
+    cells
+}
 
 #[test]
 fn reader_is_send() {
@@ -152,10 +159,11 @@ fn empty_and_broken_csv_files() {
 #[test]
 fn json_array_with_snake_case_keys() {
     let (reader, records) = read_all(&fixture("array_snake.json"), Format::Json);
-    assert_eq!(reader.layout(), Layout::Full);
+    assert_eq!(reader.layout(), Layout::Hashed);
     assert_eq!(reader.header(), FULL_COLUMNS);
+    assert_eq!(HASHED_COLUMNS[6], "Password Hash");
     assert_eq!(rows(&records), [2, 3]);
-    assert_eq!(records[0].cells, ANA);
+    assert_eq!(records[0].cells, ana_in_json());
 }
 
 #[test]
@@ -164,13 +172,23 @@ fn json_object_with_column_names_booleans_and_numbers() {
     assert_eq!(rows(&records), [2, 3]);
     let ana = &records[0].cells;
     assert_eq!(
-        (ana[1].as_str(), ana[6].as_str(), ana[8].as_str()),
+        (ana[1].as_str(), ana[7].as_str(), ana[9].as_str()),
         ("", "Yes", "No")
     );
-    assert_eq!(ana[9], "42");
+    assert_eq!(ana[10], "42");
     assert!(records[0].errors.is_empty());
     assert_eq!(records[1].cells[2], "bob@example.com");
     assert_eq!(codes(&records[1].errors), [("color", "unknown_field")]);
+}
+
+#[test]
+fn json_reads_a_password_hash_under_either_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"[{"name": "A", "password_hash": "$2b$04$x"}, {"Password Hash": "h"}]"#;
+    let (_, records) = read_all(&written(&dir, "h.json", text.as_bytes()), Format::Json);
+    assert_eq!(records[0].cells[6], "$2b$04$x");
+    assert_eq!(records[1].cells[6], "h");
+    assert!(records.iter().all(|r| r.errors.is_empty()));
 }
 
 #[test]
@@ -182,7 +200,7 @@ fn json_values_and_structure() {
     let (_, records) = read_all(&written(&dir, "a.json", text.as_bytes()), Format::Json);
     assert_eq!(rows(&records), [2, 5, 6]);
     assert_eq!(
-        (records[0].cells[9].as_str(), records[0].cells[4].as_str()),
+        (records[0].cells[10].as_str(), records[0].cells[4].as_str()),
         ("42", "1.5")
     );
     assert_eq!(
