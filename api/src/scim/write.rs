@@ -16,7 +16,7 @@ use roster_shared::model::{
     Admin, FieldError, Layout, Record, Role, ScimUser, Scope, Settings, TechnicianChanges,
     TechnicianCreate, TechnicianUpdate,
 };
-use roster_shared::password::Password;
+use roster_shared::password::{Credential, Password};
 use roster_shared::validate::{NewTechnician, RowRules};
 
 /// The groups a SCIM token may write to: its group and the groups below it.
@@ -60,6 +60,7 @@ async fn validate(
         } else {
             0
         },
+        strength_memo: None,
     };
     let password = input.password.as_ref().map_or("-", Password::expose);
     let record = Record {
@@ -113,7 +114,12 @@ fn no_seat(license: roster_shared::model::License, seats: i64) -> ScimError {
     )
 }
 
-async fn hash(state: &AppState, password: Password) -> ScimResult<String> {
+async fn hash(state: &AppState, credential: Credential) -> ScimResult<String> {
+    let password = match credential {
+        Credential::Plain(password) => password,
+        // SCIM carries no Password Hash; kept for completeness.
+        Credential::Hashed(hash) => return Ok(hash.into_string()),
+    };
     let scheme = state.ctx.config.password_hash.clone();
     tokio::task::spawn_blocking(move || scheme.hash(&password))
         .await
@@ -221,7 +227,7 @@ pub async fn replace(
             changes.email = Some(valid.email.clone());
         }
         if input.password.is_some() {
-            changes.password_hash = Some(hash(state, valid.password).await?);
+            changes.password_hash = Some(hash(state, valid.credential).await?);
             changes.must_change_password = Some(settings.force_password_change);
         }
     }
