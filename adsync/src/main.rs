@@ -39,7 +39,7 @@ async fn run(args: Args) -> ExitCode {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
             Err(e) => {
-                eprintln!("roster-adsync: {e}; nothing was sent");
+                eprintln!("roster-adsync: {e}");
                 ExitCode::from(1)
             }
         };
@@ -73,18 +73,19 @@ async fn run(args: Args) -> ExitCode {
 /// but did not complete (failed, cancelled, needs approval); `Err`: nothing sent
 /// or its outcome unknown.
 async fn once(args: &Args) -> Result<bool, String> {
-    let password = secret(&args.bind_password_file, "--bind-password-file")?;
-    let token = secret(&args.token_file, "--token-file")?;
+    let unsent = |e: String| format!("{e}; nothing was sent");
+    let password = secret(&args.bind_password_file, "--bind-password-file").map_err(unsent)?;
+    let token = secret(&args.token_file, "--token-file").map_err(unsent)?;
     let snapshot = directory::read(args, &password)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| unsent(e.to_string()))?;
     let key = format!("{}:{}", snapshot.kind.prefix(), args.group_dn);
     let roster = roster::Roster::new(&args.roster_url, token, Duration::from_secs(args.timeout))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| unsent(e.to_string()))?;
     let accepted = roster
         .send(&key, args.group_id, args.dry_run, &snapshot.members)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{e}; the snapshot may not have been accepted"))?;
     let id = accepted["id"]
         .as_str()
         .ok_or("roster: the answer has no import id")?
@@ -93,7 +94,10 @@ async fn once(args: &Args) -> Result<bool, String> {
         "sent {} members of {key} as import {id}",
         snapshot.members.len()
     );
-    let import = roster.wait(&id).await.map_err(|e| e.to_string())?;
+    let import = roster
+        .wait(&id)
+        .await
+        .map_err(|e| format!("{e}; import {id} was sent, its outcome is unknown"))?;
     let status = import["status"].as_str().unwrap_or("unknown");
     println!("import {id} {status}: counts {}", import["counts"]);
     if let Some(error) = import["error"].as_object() {
