@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::technicians::router())
         .merge(routes::admins::router())
         .merge(routes::sessions::router())
+        .merge(routes::sync::router())
         .merge(console::router())
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(retry_after))

@@ -9,6 +9,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod ldap;
 pub mod services;
 pub mod session;
 

@@ -6,6 +6,7 @@ pub mod groups;
 pub mod imports;
 pub mod ops;
 pub mod sessions;
+pub mod sync;
 pub mod technicians;
 mod upload;
 

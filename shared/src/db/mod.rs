@@ -12,12 +12,14 @@ mod directory;
 mod imports;
 mod sessions;
 mod steps;
+mod sync;
 
 pub use batches::*;
 pub use directory::*;
 pub use imports::*;
 pub use sessions::*;
 pub use steps::*;
+pub use sync::*;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Connection};

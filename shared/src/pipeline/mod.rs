@@ -7,9 +7,11 @@ mod finalize;
 mod hashing;
 mod plan;
 mod reconcile;
+mod sync;
 
 pub use hashing::HashPool;
 pub use reconcile::{reconcile_once, run_reconciler};
+pub use sync::{MAX_DISABLES, SYNC_COLUMNS};
 
 use crate::config::Config;
 use crate::db::{Db, DbError};
