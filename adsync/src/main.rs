@@ -85,7 +85,10 @@ async fn once(args: &Args) -> Result<bool, String> {
     let accepted = roster
         .send(&key, args.group_id, args.dry_run, &snapshot.members)
         .await
-        .map_err(|e| format!("{e}; the snapshot may not have been accepted"))?;
+        .map_err(|e| match e {
+            roster::SendError::Refused { .. } => format!("{e}; the snapshot was refused"),
+            roster::SendError::Http(_) => format!("{e}; the snapshot may not have been accepted"),
+        })?;
     let id = accepted["id"]
         .as_str()
         .ok_or("roster: the answer has no import id")?

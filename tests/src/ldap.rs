@@ -71,7 +71,9 @@ pub fn base_ldif(users: usize, members: impl Iterator<Item = usize>) -> String {
             user_dn(&format!("u{i}"))
         ));
     }
-    out.push_str(&format!("dn: {GROUP_DN}\nobjectClass: groupOfNames\ncn: support\n"));
+    out.push_str(&format!(
+        "dn: {GROUP_DN}\nobjectClass: groupOfNames\ncn: support\n"
+    ));
     for i in members {
         out.push_str(&format!("member: {}\n", user_dn(&format!("u{i}"))));
     }
@@ -92,8 +94,16 @@ impl Slapd {
             .arg(dir.path().join("data.ldif"))
             .output()
             .expect("slapadd (scripts/test installs slapd)");
-        assert!(out.status.success(), "slapadd: {}", String::from_utf8_lossy(&out.stderr));
-        let mut slapd = Slapd { dir, port: free_port(), child: None };
+        assert!(
+            out.status.success(),
+            "slapadd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut slapd = Slapd {
+            dir,
+            port: free_port(),
+            child: None,
+        };
         slapd.resume();
         slapd
     }
@@ -118,7 +128,11 @@ impl Slapd {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "slapd did not listen: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "slapd did not listen: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -144,9 +158,18 @@ impl Slapd {
             .stderr(Stdio::piped())
             .spawn()
             .expect("ldapmodify (ldap-utils)");
-        child.stdin.take().expect("stdin").write_all(ldif.as_bytes()).expect("ldif");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(ldif.as_bytes())
+            .expect("ldif");
         let out = child.wait_with_output().expect("ldapmodify");
-        assert!(out.status.success(), "ldapmodify: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ldapmodify: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -35,7 +35,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/imports/{id}/rows", get(list_rows))
         .route("/v1/imports/{id}/result.xlsx", get(get_result))
         .route("/v1/imports/{id}/cancel", post(cancel_import))
-        .route("/v1/imports/{id}/approve", post(super::sync::approve_import))
+        .route(
+            "/v1/imports/{id}/approve",
+            post(super::sync::approve_import),
+        )
 }
 
 /// The import resource (API.md).

@@ -48,22 +48,37 @@ async fn post_snapshot(
 ) -> ApiResult<Response> {
     let ctx = &state.ctx;
     let org = caller.0.org_id;
-    if key.trim().is_empty() || key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) {
+    if key.trim().is_empty()
+        || key.chars().count() > MAX_KEY_CHARS
+        || key.chars().any(char::is_control)
+    {
         return Err(ApiError::invalid(format!(
             "the source key must be 1 to {MAX_KEY_CHARS} characters, without control characters"
         )));
     }
     let text = query.group_id.as_deref().map(str::trim).unwrap_or("");
-    let unknown = || ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_group", format!("group '{text}' does not exist"));
+    let unknown = || {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_group",
+            format!("group '{text}' does not exist"),
+        )
+    };
     if text.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "group_required", "group_id is required"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "group_required",
+            "group_id is required",
+        ));
     }
     let group_id: i64 = text.parse().map_err(|_| unknown())?;
     if ctx.db.get_group(org, group_id).await?.is_none() {
         return Err(unknown());
     }
     if !ctx.db.scope(&caller.0).await?.allows(group_id) {
-        return Err(ApiError::forbidden(format!("you may not add technicians to group {group_id}")));
+        return Err(ApiError::forbidden(format!(
+            "you may not add technicians to group {group_id}"
+        )));
     }
     let dry_run = match query.dry_run.as_deref().map(str::trim) {
         None | Some("") => false,
@@ -108,7 +123,9 @@ async fn post_snapshot(
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "sync_in_progress",
-                    format!("a snapshot of source '{key}' is queued, running or waiting for approval; try again once it has finished"),
+                    format!(
+                        "a snapshot of source '{key}' is queued, running or waiting for approval; try again once it has finished"
+                    ),
                 ));
             }
             return Err(e.into());
@@ -122,17 +139,36 @@ async fn post_snapshot(
 }
 
 /// `POST /v1/imports/{id}/approve` (masters): a run held by a safety valve goes on.
-pub async fn approve_import(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn approve_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     caller.require_master()?;
     let import = find(&state, &caller, &id).await?;
-    if !state.ctx.db.approve_import(caller.0.org_id, &import.id).await? {
+    if !state
+        .ctx
+        .db
+        .approve_import(caller.0.org_id, &import.id)
+        .await?
+    {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_awaiting_approval",
-            format!("the import is {}; only one that needs approval can be approved", import.status.as_str()),
+            format!(
+                "the import is {}; only one that needs approval can be approved",
+                import.status.as_str()
+            ),
         ));
     }
-    state.ctx.queue.enqueue(Job::PlanImport { import_id: import.id.clone() }).await.ok();
+    state
+        .ctx
+        .queue
+        .enqueue(Job::PlanImport {
+            import_id: import.id.clone(),
+        })
+        .await
+        .ok();
     let import = find(&state, &caller, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(ImportOut::from(&import))).into_response())
 }
@@ -148,7 +184,10 @@ async fn list_sources(State(state): State<AppState>, caller: Caller) -> ApiResul
             Some(id) => db.get_import(org, id, None).await?,
             None => None,
         };
-        let last_error = last.as_ref().and_then(|i| i.error.as_ref()).map(|(code, message)| json!({"code": code, "message": message}));
+        let last_error = last
+            .as_ref()
+            .and_then(|i| i.error.as_ref())
+            .map(|(code, message)| json!({"code": code, "message": message}));
         items.push(json!({
             "key": s.key,
             "group_id": s.group_id,

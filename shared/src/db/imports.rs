@@ -4,8 +4,8 @@
 
 use super::{Db, DbResult, flag, undecodable};
 use crate::model::{
-    Counts, Format, ImportId, ImportKind, ImportRecord, ImportStatus, Layout, NewImport, OnExisting, OrgId,
-    RowOutcome, RowStatus,
+    Counts, Format, ImportId, ImportKind, ImportRecord, ImportStatus, Layout, NewImport,
+    OnExisting, OrgId, RowOutcome, RowStatus,
 };
 use crate::time::now_ms;
 use sqlx::{AssertSqlSafe, Row};

@@ -56,7 +56,8 @@ pub struct SyncTarget {
 
 /// A technician row as a decision needs it.
 type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>);
-const CURRENT: &str = "SELECT id, name, email, enabled, group_id, sync_group_id, sync_source_id FROM technicians";
+const CURRENT: &str =
+    "SELECT id, name, email, enabled, group_id, sync_group_id, sync_source_id FROM technicians";
 
 impl Db {
     /// The source named `key` of `org`, created on first use; its group follows the latest snapshot.
@@ -72,11 +73,12 @@ impl Db {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM sync_sources WHERE org_id = $1 AND source_key = $2")
-            .bind(org)
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await?;
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM sync_sources WHERE org_id = $1 AND source_key = $2")
+                .bind(org)
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(id)
     }
 
@@ -97,7 +99,13 @@ impl Db {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, external_id, name, email, enabled)| Linked { id, external_id, name, email, enabled: flag(enabled) })
+            .map(|(id, external_id, name, email, enabled)| Linked {
+                id,
+                external_id,
+                name,
+                email,
+                enabled: flag(enabled),
+            })
             .collect())
     }
 
@@ -114,13 +122,24 @@ impl Db {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, key, group_id, members, last)| SyncSource { id, key, group_id, members, last_import: last.map(ImportId) })
+            .map(|(id, key, group_id, members, last)| SyncSource {
+                id,
+                key,
+                group_id,
+                members,
+                last_import: last.map(ImportId),
+            })
             .collect())
     }
 
     /// Stops a planned sync run before anything changed: back to `queued`,
     /// awaiting a master's approval, its lease given back.
-    pub async fn hold_for_approval(&self, id: &ImportId, owner: &str, reason: &str) -> DbResult<bool> {
+    pub async fn hold_for_approval(
+        &self,
+        id: &ImportId,
+        owner: &str,
+        reason: &str,
+    ) -> DbResult<bool> {
         let n = sqlx::query(
             "UPDATE imports SET status = 'queued', awaiting_approval = 1, lease_owner = NULL, lease_until = NULL, \
              error_code = 'needs_approval', error_message = $3 \
@@ -162,38 +181,54 @@ impl Db {
     ) -> DbResult<Option<Counts>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let renewed = statements::renew_lease(lease, lease_ms).execute(&mut *tx).await?.rows_affected();
+        let renewed = statements::renew_lease(lease, lease_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if renewed != 1 {
             return Ok(None);
         }
         let mut outcomes = Vec::with_capacity(members.len());
         for m in members {
-            let linked: Option<Current> =
-                sqlx::query_as(AssertSql::sql("WHERE org_id = $1 AND sync_source_id = $2 AND external_id = $3"))
-                    .bind(target.org)
-                    .bind(target.source)
-                    .bind(&m.external_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let linked: Option<Current> = sqlx::query_as(AssertSql::sql(
+                "WHERE org_id = $1 AND sync_source_id = $2 AND external_id = $3",
+            ))
+            .bind(target.org)
+            .bind(target.source)
+            .bind(&m.external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             let outcome = match linked {
                 Some(current) => update(&mut tx, target, m, current, false, now).await?,
                 None if !m.in_directory => outcome(m, RowStatus::Skipped, None, vec![]),
                 None => {
-                    let by_email: Option<Current> = sqlx::query_as(AssertSql::sql("WHERE org_id = $1 AND email_key = $2"))
-                        .bind(target.org)
-                        .bind(email_key(&m.email))
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                    let by_email: Option<Current> =
+                        sqlx::query_as(AssertSql::sql("WHERE org_id = $1 AND email_key = $2"))
+                            .bind(target.org)
+                            .bind(email_key(&m.email))
+                            .fetch_optional(&mut *tx)
+                            .await?;
                     match by_email {
-                        Some(current) if current.6.is_none() => update(&mut tx, target, m, current, true, now).await?,
-                        Some(_) => outcome(m, RowStatus::Failed, None, vec![owned_elsewhere(&m.email)]),
+                        Some(current) if current.6.is_none() => {
+                            update(&mut tx, target, m, current, true, now).await?
+                        }
+                        Some(_) => {
+                            outcome(m, RowStatus::Failed, None, vec![owned_elsewhere(&m.email)])
+                        }
                         None => create(&mut tx, lease, target, m, now).await?,
                     }
                 }
             };
             outcomes.push(outcome);
         }
-        let counts = insert_outcomes(&mut tx, self.engine, &lease.import_id, Some(lease.chunk_no), &outcomes).await?;
+        let counts = insert_outcomes(
+            &mut tx,
+            self.engine,
+            &lease.import_id,
+            Some(lease.chunk_no),
+            &outcomes,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(counts))
     }
@@ -209,8 +244,19 @@ impl AssertSql {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-fn outcome(m: &SyncMember, status: RowStatus, id: Option<i64>, errors: Vec<FieldError>) -> RowOutcome {
-    RowOutcome { row: m.row, email: m.email.clone(), status, technician_id: id, errors }
+fn outcome(
+    m: &SyncMember,
+    status: RowStatus,
+    id: Option<i64>,
+    errors: Vec<FieldError>,
+) -> RowOutcome {
+    RowOutcome {
+        row: m.row,
+        email: m.email.clone(),
+        status,
+        technician_id: id,
+        errors,
+    }
 }
 
 fn owned_elsewhere(email: &str) -> FieldError {
@@ -224,29 +270,57 @@ fn owned_elsewhere(email: &str) -> FieldError {
 /// A known member (or, `link`, a technician of no source with its email):
 /// name, email and status follow the directory, only the status if it was
 /// moved to another group since; one who left is disabled with its mobile seat freed.
-async fn update(tx: &mut Tx<'_>, t: &SyncTarget, m: &SyncMember, current: Current, link: bool, now: i64) -> DbResult<RowOutcome> {
+async fn update(
+    tx: &mut Tx<'_>,
+    t: &SyncTarget,
+    m: &SyncMember,
+    current: Current,
+    link: bool,
+    now: i64,
+) -> DbResult<RowOutcome> {
     let (id, name, email, enabled, group_id, sync_group_id, _) = current;
     let enabled = flag(enabled);
     let home = if link { Some(group_id) } else { sync_group_id };
     let moved = home != Some(group_id);
     let want_enabled = m.in_directory && m.enabled;
-    let (want_name, want_email) = if moved || !m.in_directory { (name.clone(), email.clone()) } else { (m.name.clone(), m.email.clone()) };
+    let (want_name, want_email) = if moved || !m.in_directory {
+        (name.clone(), email.clone())
+    } else {
+        (m.name.clone(), m.email.clone())
+    };
     let same = want_name == name && want_email == email && want_enabled == enabled;
     if same && !link {
-        return Ok(RowOutcome { row: m.row, email: email.clone(), status: RowStatus::Unchanged, technician_id: Some(id), errors: vec![] });
+        return Ok(RowOutcome {
+            row: m.row,
+            email: email.clone(),
+            status: RowStatus::Unchanged,
+            technician_id: Some(id),
+            errors: vec![],
+        });
     }
     if email_key(&want_email) != email_key(&email) {
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM technicians WHERE org_id = $1 AND email_key = $2 AND id <> $3")
-            .bind(t.org)
-            .bind(email_key(&want_email))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
+        let taken: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM technicians WHERE org_id = $1 AND email_key = $2 AND id <> $3",
+        )
+        .bind(t.org)
+        .bind(email_key(&want_email))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
         if taken.is_some() {
-            return Ok(outcome(m, RowStatus::Failed, Some(id), vec![FieldError::email_taken(&want_email)]));
+            return Ok(outcome(
+                m,
+                RowStatus::Failed,
+                Some(id),
+                vec![FieldError::email_taken(&want_email)],
+            ));
         }
     }
-    let status = if enabled && !want_enabled { RowStatus::Disabled } else { RowStatus::Updated };
+    let status = if enabled && !want_enabled {
+        RowStatus::Disabled
+    } else {
+        RowStatus::Updated
+    };
     if !t.dry_run {
         // A disabled technician gives its mobile seat back.
         sqlx::query(
@@ -267,15 +341,36 @@ async fn update(tx: &mut Tx<'_>, t: &SyncTarget, m: &SyncMember, current: Curren
         .execute(&mut **tx)
         .await?;
     }
-    Ok(RowOutcome { row: m.row, email: want_email, status, technician_id: Some(id), errors: vec![] })
+    Ok(RowOutcome {
+        row: m.row,
+        email: want_email,
+        status,
+        technician_id: Some(id),
+        errors: vec![],
+    })
 }
 
 /// A member the source never saw: created in the source's group with the
 /// default password, a forced change, its directory status, a standard license
 /// and no mobile license.
-async fn create(tx: &mut Tx<'_>, lease: &Lease, t: &SyncTarget, m: &SyncMember, now: i64) -> DbResult<RowOutcome> {
+async fn create(
+    tx: &mut Tx<'_>,
+    lease: &Lease,
+    t: &SyncTarget,
+    m: &SyncMember,
+    now: i64,
+) -> DbResult<RowOutcome> {
     if m.email.trim().is_empty() || !m.email.contains('@') {
-        return Ok(outcome(m, RowStatus::Failed, None, vec![FieldError::new("Email", "invalid_email", "the directory entry has no usable email (mail)")]));
+        return Ok(outcome(
+            m,
+            RowStatus::Failed,
+            None,
+            vec![FieldError::new(
+                "Email",
+                "invalid_email",
+                "the directory entry has no usable email (mail)",
+            )],
+        ));
     }
     if t.dry_run {
         return Ok(outcome(m, RowStatus::Created, None, vec![]));

@@ -55,13 +55,23 @@ fn read_snapshot(path: &std::path::Path) -> Result<Vec<Incoming>, (String, Strin
     let mut seen = HashSet::new();
     for (i, m) in members.iter().enumerate() {
         if m.external_id.trim().is_empty() || m.external_id.len() > 256 {
-            return refuse(format!("member {}: external_id must be 1 to 256 characters", i + 1));
+            return refuse(format!(
+                "member {}: external_id must be 1 to 256 characters",
+                i + 1
+            ));
         }
         if m.name.trim().is_empty() || m.name.len() > 256 {
-            return refuse(format!("member {}: name must be 1 to 256 characters", i + 1));
+            return refuse(format!(
+                "member {}: name must be 1 to 256 characters",
+                i + 1
+            ));
         }
         if !seen.insert(m.external_id.as_str()) {
-            return refuse(format!("member {}: external_id '{}' appears twice", i + 1, m.external_id));
+            return refuse(format!(
+                "member {}: external_id '{}' appears twice",
+                i + 1,
+                m.external_id
+            ));
         }
     }
     Ok(members)
@@ -79,7 +89,9 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
         .ok_or_else(|| StepError::Internal("a sync import without a source".into()))?;
     let dir = ctx.scratch_dir()?;
     let upload = dir.path().join("upload");
-    ctx.store.get_to_file(&StorageKey::Upload { import: id.clone() }, &upload).await?;
+    ctx.store
+        .get_to_file(&StorageKey::Upload { import: id.clone() }, &upload)
+        .await?;
     let read = tokio::task::spawn_blocking(move || read_snapshot(&upload))
         .await
         .map_err(|e| StepError::Internal(e.to_string()))?;
@@ -94,8 +106,11 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
     };
     let links = ctx.db.sync_links(import.org_id, source).await?;
     let present: HashSet<&str> = members.iter().map(|m| m.external_id.as_str()).collect();
-    let linked_enabled: HashSet<&str> =
-        links.iter().filter(|l| l.enabled).map(|l| l.external_id.as_str()).collect();
+    let linked_enabled: HashSet<&str> = links
+        .iter()
+        .filter(|l| l.enabled)
+        .map(|l| l.external_id.as_str())
+        .collect();
     let mut rows: Vec<Record> = Vec::with_capacity(members.len());
     for m in &members {
         rows.push(Record {
@@ -110,29 +125,49 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
             errors: vec![],
         });
     }
-    let mut disables = members.iter().filter(|m| !m.enabled && linked_enabled.contains(m.external_id.as_str())).count();
-    for l in links.iter().filter(|l| l.enabled && !present.contains(l.external_id.as_str())) {
+    let mut disables = members
+        .iter()
+        .filter(|m| !m.enabled && linked_enabled.contains(m.external_id.as_str()))
+        .count();
+    for l in links
+        .iter()
+        .filter(|l| l.enabled && !present.contains(l.external_id.as_str()))
+    {
         disables += 1;
         rows.push(Record {
             row: rows.len() as u32 + 1,
-            cells: vec![l.external_id.clone(), l.name.clone(), l.email.clone(), yes(false), yes(false)],
+            cells: vec![
+                l.external_id.clone(),
+                l.name.clone(),
+                l.email.clone(),
+                yes(false),
+                yes(false),
+            ],
             errors: vec![],
         });
     }
     let source_members = linked_enabled.len();
     if !import.approved {
         let valve = if members.is_empty() && source_members > 0 {
-            Some(format!("the snapshot is empty and the source has {source_members} members"))
+            Some(format!(
+                "the snapshot is empty and the source has {source_members} members"
+            ))
         } else if disables > MAX_DISABLES {
-            Some(format!("the run would disable {disables} technicians (more than {MAX_DISABLES})"))
+            Some(format!(
+                "the run would disable {disables} technicians (more than {MAX_DISABLES})"
+            ))
         } else if source_members > 0 && disables * 3 > source_members {
-            Some(format!("the run would disable {disables} of the source's {source_members} members (more than a third)"))
+            Some(format!(
+                "the run would disable {disables} of the source's {source_members} members (more than a third)"
+            ))
         } else {
             None
         };
         if let Some(reason) = valve {
             tracing::warn!(disables, source_members, "sync run held for approval");
-            ctx.db.hold_for_approval(id, &ctx.worker_id, &reason).await?;
+            ctx.db
+                .hold_for_approval(id, &ctx.worker_id, &reason)
+                .await?;
             return Ok(());
         }
     }
@@ -141,7 +176,8 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
         let file = dir.path().join(format!("chunk-{chunk_no}.jsonl"));
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file).map_err(io)?);
         for record in part {
-            serde_json::to_writer(&mut out, record).map_err(|e| StepError::Internal(e.to_string()))?;
+            serde_json::to_writer(&mut out, record)
+                .map_err(|e| StepError::Internal(e.to_string()))?;
             out.write_all(b"\n").map_err(io)?;
         }
         out.flush().map_err(io)?;
@@ -152,15 +188,48 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
             last_row: i64::from(part[part.len() - 1].row),
             row_count: part.len() as i64,
         };
-        ctx.store.put_file(&StorageKey::Chunk { import: id.clone(), chunk: plan.chunk_no }, &file).await?;
+        ctx.store
+            .put_file(
+                &StorageKey::Chunk {
+                    import: id.clone(),
+                    chunk: plan.chunk_no,
+                },
+                &file,
+            )
+            .await?;
         chunks.push(plan);
     }
     let header: Vec<String> = SYNC_COLUMNS.iter().map(|c| c.to_string()).collect();
-    tracing::info!(members = members.len(), disables, chunks = chunks.len(), "sync planned");
-    if ctx.db.save_plan(id, &ctx.worker_id, Layout::Full, &header, rows.len() as i64, &chunks).await? {
-        ctx.queue.enqueue(Job::FinalizeImport { import_id: id.clone() }).await?;
+    tracing::info!(
+        members = members.len(),
+        disables,
+        chunks = chunks.len(),
+        "sync planned"
+    );
+    if ctx
+        .db
+        .save_plan(
+            id,
+            &ctx.worker_id,
+            Layout::Full,
+            &header,
+            rows.len() as i64,
+            &chunks,
+        )
+        .await?
+    {
+        ctx.queue
+            .enqueue(Job::FinalizeImport {
+                import_id: id.clone(),
+            })
+            .await?;
         for c in &chunks {
-            ctx.queue.enqueue(Job::ProcessChunk { import_id: id.clone(), chunk_no: c.chunk_no }).await?;
+            ctx.queue
+                .enqueue(Job::ProcessChunk {
+                    import_id: id.clone(),
+                    chunk_no: c.chunk_no,
+                })
+                .await?;
         }
     }
     Ok(())
@@ -185,14 +254,21 @@ fn member(r: &Record) -> SyncMember {
 
 /// Applies a chunk's members batch by batch. Returns false when stopped
 /// (shutdown, cancel, lost lease), as `chunk::write_batches` does.
-pub(super) async fn write(ctx: &Context, lease: &Lease, import: &ImportRecord, todo: Vec<Record>) -> Result<bool, StepError> {
+pub(super) async fn write(
+    ctx: &Context,
+    lease: &Lease,
+    import: &ImportRecord,
+    todo: Vec<Record>,
+) -> Result<bool, StepError> {
     let source = import
         .sync_source_id
         .ok_or_else(|| StepError::Internal("a sync import without a source".into()))?;
     let target = SyncTarget {
         org: import.org_id,
         source,
-        group_id: import.group_id.ok_or_else(|| StepError::Internal("a sync import without a group".into()))?,
+        group_id: import
+            .group_id
+            .ok_or_else(|| StepError::Internal("a sync import without a group".into()))?,
         password_hash: ctx
             .db
             .sync_default_password_hash(import.org_id)
@@ -209,7 +285,12 @@ pub(super) async fn write(ctx: &Context, lease: &Lease, import: &ImportRecord, t
         if ctx.db.cancel_requested(&lease.import_id).await? {
             return Ok(false);
         }
-        if ctx.db.commit_sync_batch(lease, ctx.lease_ms(), &target, batch).await?.is_none() {
+        if ctx
+            .db
+            .commit_sync_batch(lease, ctx.lease_ms(), &target, batch)
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
     }
