@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::sessions::router())
         .merge(routes::sync_tokens::router())
         .merge(scim::router())
+        .merge(routes::sync::router())
         .merge(console::router())
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(retry_after))

@@ -160,6 +160,9 @@ mod tests {
 
     fn import(id: &ImportId, processed: i64, total: Option<i64>, started: i64) -> ImportRecord {
         ImportRecord {
+            kind: roster_shared::model::ImportKind::File,
+            sync_source_id: None,
+            approved: false,
             id: id.clone(),
             org_id: 1,
             admin_id: 1,

@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod client;
 pub mod scim;
+pub mod ldap;
 pub mod services;
 pub mod session;
 

@@ -35,12 +35,17 @@ pub fn router() -> Router<AppState> {
         .route("/v1/imports/{id}/rows", get(list_rows))
         .route("/v1/imports/{id}/result.xlsx", get(get_result))
         .route("/v1/imports/{id}/cancel", post(cancel_import))
+        .route(
+            "/v1/imports/{id}/approve",
+            post(super::sync::approve_import),
+        )
 }
 
 /// The import resource (API.md).
 #[derive(Debug, Serialize)]
 pub struct ImportOut {
     id: String,
+    kind: &'static str,
     status: &'static str,
     file_name: String,
     format: &'static str,
@@ -75,6 +80,7 @@ impl From<&ImportRecord> for ImportOut {
         let c = i.counts;
         Self {
             id: i.id.to_string(),
+            kind: i.kind.as_str(),
             status: i.status.as_str(),
             file_name: i.file_name.clone(),
             format: i.format.as_str(),
@@ -83,10 +89,11 @@ impl From<&ImportRecord> for ImportOut {
             on_existing: i.on_existing.as_str(),
             total_rows: i.total_rows,
             processed_rows: c.processed(),
-            succeeded_rows: c.created + c.updated + c.skipped + c.valid,
+            succeeded_rows: c.created + c.updated + c.skipped + c.valid + c.unchanged + c.disabled,
             failed_rows: c.failed,
             counts: json!({"created": c.created, "updated": c.updated, "skipped": c.skipped,
-                           "valid": c.valid, "failed": c.failed, "not_processed": c.not_processed}),
+                           "valid": c.valid, "failed": c.failed, "not_processed": c.not_processed,
+                           "unchanged": c.unchanged, "disabled": c.disabled}),
             created_at: rfc3339(i.created_at),
             started_at: i.started_at.map(rfc3339),
             finished_at: i.finished_at.map(rfc3339),
@@ -322,6 +329,8 @@ async fn create_import(
         on_existing,
         upload_bytes: spooled.bytes as i64,
         idempotency_key,
+        kind: roster_shared::model::ImportKind::File,
+        sync_source_id: None,
     };
     let (import, created) = match ctx.db.create_import(&new, slot.id()).await {
         Ok(answer) => answer,

@@ -7,6 +7,7 @@ pub mod imports;
 pub mod ops;
 pub mod sessions;
 pub mod sync_tokens;
+pub mod sync;
 pub mod technicians;
 mod upload;
 

@@ -71,14 +71,16 @@ const INSERT_TECHNICIANS_SQLITE: &str = "INSERT INTO technicians (org_id, name, 
 /// An import's counters are its own plus its chunks' (`imports::IMPORT_COLUMNS`).
 const ADD_COUNTS_TO_CHUNK: &str = "UPDATE import_chunks SET created_rows = created_rows + $1, \
      updated_rows = updated_rows + $2, skipped_rows = skipped_rows + $3, valid_rows = valid_rows + $4, \
-     failed_rows = failed_rows + $5, not_processed_rows = not_processed_rows + $6 \
-     WHERE import_id = $7 AND chunk_no = $8";
+     failed_rows = failed_rows + $5, not_processed_rows = not_processed_rows + $6, \
+     unchanged_rows = unchanged_rows + $7, disabled_rows = disabled_rows + $8 \
+     WHERE import_id = $9 AND chunk_no = $10";
 /// Moves an import's own counters: outcomes recorded outside any chunk (finalize's
 /// `not_processed` rows).
 const ADD_COUNTS_TO_IMPORT: &str = "UPDATE imports SET created_rows = created_rows + $1, \
      updated_rows = updated_rows + $2, skipped_rows = skipped_rows + $3, valid_rows = valid_rows + $4, \
-     failed_rows = failed_rows + $5, not_processed_rows = not_processed_rows + $6 \
-     WHERE id = $7";
+     failed_rows = failed_rows + $5, not_processed_rows = not_processed_rows + $6, \
+     unchanged_rows = unchanged_rows + $7, disabled_rows = disabled_rows + $8 \
+     WHERE id = $9";
 
 /// The statements a batch's transaction shares between the general path (sqlx's
 /// `Any` driver, both engines) and PostgreSQL's `COPY` path (`super::copy`),
@@ -158,6 +160,8 @@ pub(super) mod statements {
             .bind(counts.valid)
             .bind(counts.failed)
             .bind(counts.not_processed)
+            .bind(counts.unchanged)
+            .bind(counts.disabled)
             .bind(import.0.clone());
         match chunk {
             Some(chunk) => query.bind(chunk),
@@ -627,7 +631,7 @@ impl Db {
 }
 
 /// Inserts outcomes and adds them to the counters of `chunk`, or of the import when `None`.
-async fn insert_outcomes(
+pub(super) async fn insert_outcomes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     engine: Engine,
     import: &ImportId,

@@ -4,8 +4,8 @@
 
 use super::{Db, DbResult, flag, undecodable};
 use crate::model::{
-    Counts, Format, ImportId, ImportRecord, ImportStatus, Layout, NewImport, OnExisting, OrgId,
-    RowOutcome, RowStatus,
+    Counts, Format, ImportId, ImportKind, ImportRecord, ImportStatus, Layout, NewImport,
+    OnExisting, OrgId, RowOutcome, RowStatus,
 };
 use crate::time::now_ms;
 use sqlx::{AssertSqlSafe, Row};
@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, Row};
 /// An import's columns, for `SELECT {IMPORT_COLUMNS} FROM imports ...`. Each
 /// counter is the import's own (outcomes recorded outside a chunk) plus the sum
 /// of its chunks', where every batch adds its outcomes (`batches::ADD_COUNTS_TO_CHUNK`).
-const IMPORT_COLUMNS: &str = "id, org_id, admin_id, status, file_name, format, layout, header, group_id, dry_run, \
+const IMPORT_COLUMNS: &str = "id, kind, sync_source_id, approved, awaiting_approval, org_id, admin_id, status, file_name, format, layout, header, group_id, dry_run, \
      on_existing, upload_bytes, total_rows, \
      created_rows + (SELECT CAST(COALESCE(SUM(c.created_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS created_rows, \
      updated_rows + (SELECT CAST(COALESCE(SUM(c.updated_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS updated_rows, \
@@ -21,6 +21,8 @@ const IMPORT_COLUMNS: &str = "id, org_id, admin_id, status, file_name, format, l
      valid_rows + (SELECT CAST(COALESCE(SUM(c.valid_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS valid_rows, \
      failed_rows + (SELECT CAST(COALESCE(SUM(c.failed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS failed_rows, \
      not_processed_rows + (SELECT CAST(COALESCE(SUM(c.not_processed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS not_processed_rows, \
+     unchanged_rows + (SELECT CAST(COALESCE(SUM(c.unchanged_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS unchanged_rows, \
+     disabled_rows + (SELECT CAST(COALESCE(SUM(c.disabled_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS disabled_rows, \
      chunk_count, chunks_done, error_code, error_message, has_result, files_purged, \
      cancel_requested, directory_empty_at_plan, created_at, started_at, finished_at";
 
@@ -32,11 +34,19 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
     let on_existing: String = row.try_get("on_existing")?;
     let code: Option<String> = row.try_get("error_code")?;
     let message: Option<String> = row.try_get("error_message")?;
+    let kind: String = row.try_get("kind")?;
+    let mut status = ImportStatus::parse(&status).ok_or_else(|| undecodable("status", &status))?;
+    if status == ImportStatus::Queued && flag(row.try_get("awaiting_approval")?) {
+        status = ImportStatus::NeedsApproval;
+    }
     Ok(ImportRecord {
         id: ImportId(row.try_get("id")?),
+        kind: ImportKind::parse(&kind).ok_or_else(|| undecodable("kind", &kind))?,
+        sync_source_id: row.try_get("sync_source_id")?,
+        approved: flag(row.try_get("approved")?),
         org_id: row.try_get("org_id")?,
         admin_id: row.try_get("admin_id")?,
-        status: ImportStatus::parse(&status).ok_or_else(|| undecodable("status", &status))?,
+        status,
         file_name: row.try_get("file_name")?,
         format: Format::parse(&format).ok_or_else(|| undecodable("format", &format))?,
         layout: layout
@@ -58,6 +68,8 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
             valid: row.try_get("valid_rows")?,
             failed: row.try_get("failed_rows")?,
             not_processed: row.try_get("not_processed_rows")?,
+            unchanged: row.try_get("unchanged_rows")?,
+            disabled: row.try_get("disabled_rows")?,
         },
         chunk_count: row.try_get("chunk_count")?,
         chunks_done: row.try_get("chunks_done")?,
@@ -193,8 +205,8 @@ impl Db {
         }
         let inserted = sqlx::query(
             "INSERT INTO imports (id, org_id, admin_id, status, file_name, format, group_id, dry_run, on_existing, \
-             upload_bytes, idempotency_key, enqueued_at, created_at) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+             upload_bytes, idempotency_key, enqueued_at, created_at, kind, sync_source_id) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
              ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
         )
         .bind(&new.id.0)
@@ -208,6 +220,8 @@ impl Db {
         .bind(new.upload_bytes)
         .bind(new.idempotency_key.as_deref())
         .bind(now)
+        .bind(new.kind.as_str())
+        .bind(new.sync_source_id)
         .execute(&mut *tx)
         .await?
         .rows_affected()

@@ -13,6 +13,7 @@ mod imports;
 mod scim;
 mod sessions;
 mod steps;
+mod service_tokens;
 mod sync;
 
 pub use batches::*;
@@ -21,6 +22,7 @@ pub use imports::*;
 pub use scim::*;
 pub use sessions::*;
 pub use steps::*;
+pub use service_tokens::*;
 pub use sync::*;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -73,7 +73,7 @@ impl Db {
         // workers' chunks did not fail, and the attempts are for steps that do.
         let (ready, attempt) = match step {
             Step::Plan => (
-                "status IN ('queued', 'running') AND chunk_count IS NULL AND cancel_requested = 0",
+                "status IN ('queued', 'running') AND chunk_count IS NULL AND cancel_requested = 0 AND awaiting_approval = 0",
                 "1",
             ),
             Step::Finalize => (
@@ -338,7 +338,7 @@ impl Db {
         .await?;
         let imports: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
             "UPDATE imports SET enqueued_at = $1 WHERE status IN ('queued', 'running') AND enqueued_at < $2 \
-             AND (lease_until IS NULL OR lease_until < $1) RETURNING id, chunk_count, cancel_requested",
+             AND (lease_until IS NULL OR lease_until < $1) AND (awaiting_approval = 0 OR cancel_requested = 1) RETURNING id, chunk_count, cancel_requested",
         )
         .bind(now)
         .bind(stale)

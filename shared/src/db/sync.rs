@@ -1,124 +1,392 @@
-//! Service tokens and the sync default password (API.md v1.1, "Directory
-//! synchronization"). A token is shown once and kept as its SHA-256; a revoked
-//! token keeps its row and authorizes nothing. Every query is scoped by
-//! organization, but for the lookup by token, which is by hash alone.
+//! Directory synchronization's state: sources, the technicians each source
+//! provisioned (`technicians.sync_source_id`, `external_id`), and one sync
+//! batch's writes. The rule this file keeps, as `batches` does for files: a
+//! member's effect and its outcome are written in one transaction that first
+//! proves the chunk's lease, so each member is applied exactly once; every
+//! decision (created, linked, updated, unchanged, disabled) is taken inside that
+//! transaction from the technician as it is then.
 
-use super::{Db, DbResult, token_hash};
-use crate::model::{AdminId, GroupId, OrgId, ServiceToken};
-use crate::time::{now_ms, rfc3339};
+use super::batches::{Lease, insert_outcomes, statements};
+use super::{Db, DbResult, flag};
+use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus};
+use crate::time::now_ms;
+use crate::validate::email_key;
 
-/// A new service token: 256 random bits, hex, with a prefix of its own
-/// (`rss_`) so that a leaked one is recognizable as a Roster service token.
-pub fn new_service_token() -> String {
-    format!("rss_{}", &super::new_token()[4..])
+/// A source, as `GET /v1/sync/sources` shows it.
+#[derive(Debug, Clone)]
+pub struct SyncSource {
+    pub id: i64,
+    pub key: String,
+    pub group_id: i64,
+    pub members: i64,
+    pub last_import: Option<ImportId>,
 }
 
-type TokenRow = (i64, i64, String, Option<i64>, i64);
-
-fn from_row((id, org_id, name, group_id, created_at): TokenRow) -> ServiceToken {
-    ServiceToken {
-        id,
-        org_id,
-        name,
-        group_id,
-        created_at: rfc3339(created_at),
-    }
+/// A technician a source provisioned, as the plan sees it.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub id: i64,
+    pub external_id: String,
+    pub name: String,
+    pub email: String,
+    pub enabled: bool,
 }
+
+/// One member of a snapshot (or one who left: `in_directory` false).
+#[derive(Debug, Clone)]
+pub struct SyncMember {
+    pub row: i64,
+    pub external_id: String,
+    pub name: String,
+    pub email: String,
+    pub enabled: bool,
+    pub in_directory: bool,
+}
+
+/// What a sync batch applies with.
+#[derive(Debug, Clone)]
+pub struct SyncTarget {
+    pub org: OrgId,
+    pub source: i64,
+    pub group_id: i64,
+    /// The hash new technicians get (the default password's).
+    pub password_hash: String,
+    pub dry_run: bool,
+}
+
+/// A technician row as a decision needs it.
+type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>);
+const CURRENT: &str =
+    "SELECT id, name, email, enabled, group_id, sync_group_id, sync_source_id FROM technicians";
 
 impl Db {
-    /// Creates a service token of `org` (by `created_by`); returns it and the
-    /// token itself, which is not kept.
-    pub async fn create_service_token(
-        &self,
-        org: OrgId,
-        name: &str,
-        group_id: Option<GroupId>,
-        created_by: AdminId,
-    ) -> DbResult<(ServiceToken, String)> {
-        let token = new_service_token();
+    /// The source named `key` of `org`, created on first use; its group follows the latest snapshot.
+    pub async fn sync_source(&self, org: OrgId, key: &str, group_id: i64) -> DbResult<i64> {
         let now = now_ms();
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO service_tokens (org_id, name, group_id, token_hash, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        sqlx::query(
+            "INSERT INTO sync_sources (org_id, source_key, group_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, source_key) DO UPDATE SET group_id = $3",
         )
         .bind(org)
-        .bind(name)
+        .bind(key)
         .bind(group_id)
-        .bind(token_hash(&token))
-        .bind(created_by)
         .bind(now)
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await?;
-        Ok((from_row((id, org, name.to_owned(), group_id, now)), token))
+        let id: i64 =
+            sqlx::query_scalar("SELECT id FROM sync_sources WHERE org_id = $1 AND source_key = $2")
+                .bind(org)
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(id)
     }
 
-    /// The live service tokens of `org`, oldest first.
-    pub async fn list_service_tokens(&self, org: OrgId) -> DbResult<Vec<ServiceToken>> {
-        let rows: Vec<TokenRow> = sqlx::query_as(
-            "SELECT id, org_id, name, group_id, created_at FROM service_tokens \
-             WHERE org_id = $1 AND revoked_at IS NULL ORDER BY id",
+    /// The technicians `source` provisioned.
+    pub async fn sync_links(&self, org: OrgId, source: i64) -> DbResult<Vec<Linked>> {
+        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, external_id, name, email, enabled FROM technicians WHERE org_id = $1 AND sync_source_id = $2",
+        )
+        .bind(org)
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, external_id, name, email, enabled)| Linked {
+                id,
+                external_id,
+                name,
+                email,
+                enabled: flag(enabled),
+            })
+            .collect())
+    }
+
+    /// Every source of `org` with its member count (enabled technicians it owns) and its latest run.
+    pub async fn list_sync_sources(&self, org: OrgId) -> DbResult<Vec<SyncSource>> {
+        let rows: Vec<(i64, String, i64, i64, Option<String>)> = sqlx::query_as(
+            "SELECT s.id, s.source_key, s.group_id, \
+             (SELECT COUNT(*) FROM technicians t WHERE t.org_id = s.org_id AND t.sync_source_id = s.id AND t.enabled = 1), \
+             (SELECT i.id FROM imports i WHERE i.sync_source_id = s.id ORDER BY i.created_at DESC, i.id DESC LIMIT 1) \
+             FROM sync_sources s WHERE s.org_id = $1 ORDER BY s.id",
         )
         .bind(org)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(from_row).collect())
-    }
-
-    /// Revokes service token `id` of `org`; false when there is no such live token.
-    pub async fn revoke_service_token(&self, org: OrgId, id: i64) -> DbResult<bool> {
-        let done = sqlx::query(
-            "UPDATE service_tokens SET revoked_at = $1 \
-             WHERE org_id = $2 AND id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(org)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// The live service token a bearer token is, if it is one.
-    pub async fn service_token(&self, token: &str) -> DbResult<Option<ServiceToken>> {
-        let hash = token_hash(token);
-        let row: Option<(i64, i64, String, Option<i64>, i64, String)> = sqlx::query_as(
-            "SELECT id, org_id, name, group_id, created_at, token_hash FROM service_tokens \
-             WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(&hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        // Found by hash already; compared again in constant time, as admin tokens are.
-        Ok(row
-            .filter(|row| {
-                bool::from(subtle::ConstantTimeEq::ct_eq(
-                    row.5.as_bytes(),
-                    hash.as_bytes(),
-                ))
+        Ok(rows
+            .into_iter()
+            .map(|(id, key, group_id, members, last)| SyncSource {
+                id,
+                key,
+                group_id,
+                members,
+                last_import: last.map(ImportId),
             })
-            .map(|(id, org, name, group, created, _)| from_row((id, org, name, group, created))))
+            .collect())
     }
 
-    /// Sets (a PHC hash) or clears (`None`) the organization's sync default password.
-    pub async fn set_sync_default_password(&self, org: OrgId, hash: Option<&str>) -> DbResult<()> {
-        sqlx::query("UPDATE settings SET sync_default_password_hash = $1 WHERE org_id = $2")
-            .bind(hash)
-            .bind(org)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// The PHC hash of the organization's sync default password, if set: what
-    /// a technician provisioned without a password of its own gets, verbatim,
-    /// with a forced change at first sign-in.
-    pub async fn sync_default_password_hash(&self, org: OrgId) -> DbResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT sync_default_password_hash FROM settings WHERE org_id = $1")
-                .bind(org)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten(),
+    /// Stops a planned sync run before anything changed: back to `queued`,
+    /// awaiting a master's approval, its lease given back.
+    pub async fn hold_for_approval(
+        &self,
+        id: &ImportId,
+        owner: &str,
+        reason: &str,
+    ) -> DbResult<bool> {
+        let n = sqlx::query(
+            "UPDATE imports SET status = 'queued', awaiting_approval = 1, lease_owner = NULL, lease_until = NULL, \
+             error_code = 'needs_approval', error_message = $3 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         )
+        .bind(&id.0)
+        .bind(owner)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
+
+    /// A master's approval: the run plans again, past the safety valves. False if
+    /// the import is not waiting for one.
+    pub async fn approve_import(&self, org: OrgId, id: &ImportId) -> DbResult<bool> {
+        let n = sqlx::query(
+            "UPDATE imports SET awaiting_approval = 0, approved = 1, enqueued_at = $3, error_code = NULL, error_message = NULL \
+             WHERE org_id = $1 AND id = $2 AND status = 'queued' AND awaiting_approval = 1 AND cancel_requested = 0",
+        )
+        .bind(org)
+        .bind(&id.0)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Applies one batch of members: decisions and writes in one transaction
+    /// that renews the chunk's lease first. `None`: the lease was lost, nothing written.
+    pub async fn commit_sync_batch(
+        &self,
+        lease: &Lease,
+        lease_ms: i64,
+        target: &SyncTarget,
+        members: &[SyncMember],
+    ) -> DbResult<Option<Counts>> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let renewed = statements::renew_lease(lease, lease_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if renewed != 1 {
+            return Ok(None);
+        }
+        let mut outcomes = Vec::with_capacity(members.len());
+        for m in members {
+            let linked: Option<Current> = sqlx::query_as(AssertSql::sql(
+                "WHERE org_id = $1 AND sync_source_id = $2 AND external_id = $3",
+            ))
+            .bind(target.org)
+            .bind(target.source)
+            .bind(&m.external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let outcome = match linked {
+                Some(current) => update(&mut tx, target, m, current, false, now).await?,
+                None if !m.in_directory => outcome(m, RowStatus::Skipped, None, vec![]),
+                None => {
+                    let by_email: Option<Current> =
+                        sqlx::query_as(AssertSql::sql("WHERE org_id = $1 AND email_key = $2"))
+                            .bind(target.org)
+                            .bind(email_key(&m.email))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    match by_email {
+                        Some(current) if current.6.is_none() => {
+                            update(&mut tx, target, m, current, true, now).await?
+                        }
+                        Some(_) => {
+                            outcome(m, RowStatus::Failed, None, vec![owned_elsewhere(&m.email)])
+                        }
+                        None => create(&mut tx, lease, target, m, now).await?,
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        let counts = insert_outcomes(
+            &mut tx,
+            self.engine,
+            &lease.import_id,
+            Some(lease.chunk_no),
+            &outcomes,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(counts))
+    }
+}
+
+/// `CURRENT` with a condition.
+struct AssertSql;
+impl AssertSql {
+    fn sql(condition: &'static str) -> sqlx::AssertSqlSafe<String> {
+        sqlx::AssertSqlSafe(format!("{CURRENT} {condition}"))
+    }
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+fn outcome(
+    m: &SyncMember,
+    status: RowStatus,
+    id: Option<i64>,
+    errors: Vec<FieldError>,
+) -> RowOutcome {
+    RowOutcome {
+        row: m.row,
+        email: m.email.clone(),
+        status,
+        technician_id: id,
+        errors,
+    }
+}
+
+fn owned_elsewhere(email: &str) -> FieldError {
+    FieldError::new(
+        "Email",
+        "email_taken",
+        format!("'{email}' belongs to a technician that another directory source provisioned"),
+    )
+}
+
+/// A known member (or, `link`, a technician of no source with its email):
+/// name, email and status follow the directory, only the status if it was
+/// moved to another group since; one who left is disabled with its mobile seat freed.
+async fn update(
+    tx: &mut Tx<'_>,
+    t: &SyncTarget,
+    m: &SyncMember,
+    current: Current,
+    link: bool,
+    now: i64,
+) -> DbResult<RowOutcome> {
+    let (id, name, email, enabled, group_id, sync_group_id, _) = current;
+    let enabled = flag(enabled);
+    let home = if link { Some(group_id) } else { sync_group_id };
+    let moved = home != Some(group_id);
+    let want_enabled = m.in_directory && m.enabled;
+    let (want_name, want_email) = if moved || !m.in_directory {
+        (name.clone(), email.clone())
+    } else {
+        (m.name.clone(), m.email.clone())
+    };
+    let same = want_name == name && want_email == email && want_enabled == enabled;
+    if same && !link {
+        return Ok(RowOutcome {
+            row: m.row,
+            email: email.clone(),
+            status: RowStatus::Unchanged,
+            technician_id: Some(id),
+            errors: vec![],
+        });
+    }
+    if email_key(&want_email) != email_key(&email) {
+        let taken: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM technicians WHERE org_id = $1 AND email_key = $2 AND id <> $3",
+        )
+        .bind(t.org)
+        .bind(email_key(&want_email))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if taken.is_some() {
+            return Ok(outcome(
+                m,
+                RowStatus::Failed,
+                Some(id),
+                vec![FieldError::email_taken(&want_email)],
+            ));
+        }
+    }
+    let status = if enabled && !want_enabled {
+        RowStatus::Disabled
+    } else {
+        RowStatus::Updated
+    };
+    if !t.dry_run {
+        // A disabled technician gives its mobile seat back.
+        sqlx::query(
+            "UPDATE technicians SET name = $1, email = $2, email_key = $3, enabled = $4, \
+             mobile_license = CASE WHEN $4 = 0 THEN 0 ELSE mobile_license END, \
+             sync_source_id = $5, external_id = $6, sync_group_id = $7, updated_at = $8 WHERE org_id = $9 AND id = $10",
+        )
+        .bind(&want_name)
+        .bind(&want_email)
+        .bind(email_key(&want_email))
+        .bind(i64::from(want_enabled))
+        .bind(t.source)
+        .bind(&m.external_id)
+        .bind(home)
+        .bind(now)
+        .bind(t.org)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(RowOutcome {
+        row: m.row,
+        email: want_email,
+        status,
+        technician_id: Some(id),
+        errors: vec![],
+    })
+}
+
+/// A member the source never saw: created in the source's group with the
+/// default password, a forced change, its directory status, a standard license
+/// and no mobile license.
+async fn create(
+    tx: &mut Tx<'_>,
+    lease: &Lease,
+    t: &SyncTarget,
+    m: &SyncMember,
+    now: i64,
+) -> DbResult<RowOutcome> {
+    if m.email.trim().is_empty() || !m.email.contains('@') {
+        return Ok(outcome(
+            m,
+            RowStatus::Failed,
+            None,
+            vec![FieldError::new(
+                "Email",
+                "invalid_email",
+                "the directory entry has no usable email (mail)",
+            )],
+        ));
+    }
+    if t.dry_run {
+        return Ok(outcome(m, RowStatus::Created, None, vec![]));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
+         mobile_license, group_id, must_change_password, import_id, created_at, updated_at, sync_source_id, \
+         external_id, sync_group_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, 0, $7, 1, $8, $9, $9, $10, $11, $7) RETURNING id",
+    )
+    .bind(t.org)
+    .bind(&m.name)
+    .bind(&m.email)
+    .bind(email_key(&m.email))
+    .bind(&t.password_hash)
+    .bind(i64::from(m.enabled))
+    .bind(t.group_id)
+    .bind(&lease.import_id.0)
+    .bind(now)
+    .bind(t.source)
+    .bind(&m.external_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(outcome(m, RowStatus::Created, Some(id), vec![]))
 }

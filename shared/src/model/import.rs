@@ -12,6 +12,9 @@ pub enum ImportStatus {
     Completed,
     Failed,
     Cancelled,
+    /// A sync run stopped by a safety valve before changing anything: a master
+    /// approves or cancels it. Stored as `queued` with `awaiting_approval`.
+    NeedsApproval,
 }
 
 impl ImportStatus {
@@ -22,6 +25,7 @@ impl ImportStatus {
             ImportStatus::Completed => "completed",
             ImportStatus::Failed => "failed",
             ImportStatus::Cancelled => "cancelled",
+            ImportStatus::NeedsApproval => "needs_approval",
         }
     }
 
@@ -32,6 +36,7 @@ impl ImportStatus {
             "completed" => Some(ImportStatus::Completed),
             "failed" => Some(ImportStatus::Failed),
             "cancelled" => Some(ImportStatus::Cancelled),
+            "needs_approval" => Some(ImportStatus::NeedsApproval),
             _ => None,
         }
     }
@@ -54,6 +59,10 @@ pub enum RowStatus {
     Failed,
     Valid,
     NotProcessed,
+    /// Sync: the member is in Roster as the directory has it.
+    Unchanged,
+    /// Sync: disabled because it left the directory group or is disabled there.
+    Disabled,
 }
 
 impl RowStatus {
@@ -65,6 +74,8 @@ impl RowStatus {
             RowStatus::Failed => "failed",
             RowStatus::Valid => "valid",
             RowStatus::NotProcessed => "not_processed",
+            RowStatus::Unchanged => "unchanged",
+            RowStatus::Disabled => "disabled",
         }
     }
 
@@ -76,6 +87,8 @@ impl RowStatus {
             "failed" => Some(RowStatus::Failed),
             "valid" => Some(RowStatus::Valid),
             "not_processed" => Some(RowStatus::NotProcessed),
+            "unchanged" => Some(RowStatus::Unchanged),
+            "disabled" => Some(RowStatus::Disabled),
             _ => None,
         }
     }
@@ -110,10 +123,41 @@ impl OnExisting {
     }
 }
 
+/// What an import reads: an uploaded file, or a directory's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportKind {
+    #[default]
+    File,
+    Sync,
+}
+
+impl ImportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportKind::File => "file",
+            ImportKind::Sync => "sync",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "file" => Some(ImportKind::File),
+            "sync" => Some(ImportKind::Sync),
+            _ => None,
+        }
+    }
+}
+
 /// An import as stored.
 #[derive(Debug, Clone)]
 pub struct ImportRecord {
     pub id: ImportId,
+    pub kind: ImportKind,
+    /// The sync source of a `kind = sync` import.
+    pub sync_source_id: Option<i64>,
+    /// A sync run a master approved past the safety valves.
+    pub approved: bool,
     pub org_id: OrgId,
     pub admin_id: i64,
     pub status: ImportStatus,
@@ -150,6 +194,8 @@ pub struct Counts {
     pub valid: i64,
     pub failed: i64,
     pub not_processed: i64,
+    pub unchanged: i64,
+    pub disabled: i64,
 }
 
 impl Counts {
@@ -161,6 +207,8 @@ impl Counts {
             RowStatus::Valid => self.valid += 1,
             RowStatus::Failed => self.failed += 1,
             RowStatus::NotProcessed => self.not_processed += 1,
+            RowStatus::Unchanged => self.unchanged += 1,
+            RowStatus::Disabled => self.disabled += 1,
         }
     }
 
@@ -174,7 +222,14 @@ impl Counts {
     }
 
     pub fn processed(&self) -> i64 {
-        self.created + self.updated + self.skipped + self.valid + self.failed + self.not_processed
+        self.created
+            + self.updated
+            + self.skipped
+            + self.valid
+            + self.failed
+            + self.not_processed
+            + self.unchanged
+            + self.disabled
     }
 }
 
@@ -191,6 +246,8 @@ pub struct NewImport {
     pub on_existing: OnExisting,
     pub upload_bytes: i64,
     pub idempotency_key: Option<String>,
+    pub kind: ImportKind,
+    pub sync_source_id: Option<i64>,
 }
 
 /// One recorded row outcome.

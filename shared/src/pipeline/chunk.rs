@@ -112,6 +112,10 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
         {
             return Ok(());
         }
+    } else if import.kind == crate::model::ImportKind::Sync {
+        if !super::sync::write(ctx, &lease, &import, todo).await? {
+            return Ok(());
+        }
     } else {
         let directory = load_directory(ctx, &import).await?;
         if !write_batches(ctx, &lease, &import, &directory, todo).await? {

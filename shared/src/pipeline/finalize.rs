@@ -12,7 +12,7 @@
 use super::plan::read_chunk_file;
 use super::{Context, StepError, interrupted_too_often, too_many_attempts};
 use crate::db::Step;
-use crate::model::{FULL_COLUMNS, ImportId, ImportStatus, Layout, Record, RowStatus};
+use crate::model::{FULL_COLUMNS, ImportId, ImportKind, ImportStatus, Layout, Record, RowStatus};
 use crate::model::{FieldError, RowOutcome};
 use crate::queue::Job;
 use crate::report::{ResultWriter, Summary};
@@ -63,6 +63,7 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
         ctx.db.close_chunks(id).await?;
     }
     let layout = import.layout.unwrap_or(Layout::Full);
+    let kind = import.kind;
     let header = import
         .header
         .clone()
@@ -77,8 +78,11 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
     let writer = {
         let path = result_path.clone();
         tokio::task::spawn_blocking(move || -> Result<ResultWriter, String> {
-            let mut writer = ResultWriter::create(&path, &header, layout.password_index())
-                .map_err(|e| e.to_string())?;
+            let mut writer = match kind {
+                ImportKind::File => ResultWriter::create(&path, &header, layout.password_index()),
+                ImportKind::Sync => ResultWriter::create_without_password(&path, &header),
+            }
+            .map_err(|e| e.to_string())?;
             while let Some(rows) = rx.blocking_recv() {
                 for (cells, status, errors) in rows {
                     writer
@@ -202,6 +206,8 @@ pub(super) async fn finalize(ctx: &Context, id: &ImportId) -> Result<(), StepErr
         valid: c.valid as u64,
         failed: c.failed as u64,
         not_processed: c.not_processed as u64,
+        unchanged: c.unchanged as u64,
+        disabled: c.disabled as u64,
         notes: vec![
             ("File".into(), import.file_name.clone()),
             ("Import".into(), id.to_string()),

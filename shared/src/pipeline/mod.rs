@@ -8,10 +8,12 @@ mod hashing;
 mod memo;
 mod plan;
 mod reconcile;
+mod sync;
 
 pub use hashing::HashPool;
 use memo::strength_memo;
 pub use reconcile::{reconcile_once, run_reconciler};
+pub use sync::{MAX_DISABLES, SYNC_COLUMNS};
 
 use crate::config::Config;
 use crate::db::{Db, DbError};

@@ -53,6 +53,9 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
     let Some(import) = ctx.db.load_import(id).await? else {
         return Ok(());
     };
+    if import.kind == crate::model::ImportKind::Sync {
+        return super::sync::plan(ctx, &import).await;
+    }
     let settings = ctx.db.settings(import.org_id).await?;
     let dir = ctx.scratch_dir()?;
     let upload = dir.path().join("upload");

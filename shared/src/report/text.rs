@@ -3,7 +3,8 @@
 use crate::model::{FieldError, RowStatus};
 
 /// The Result cell of one row: `Success`, `Updated`, `Skipped: REASON` (the
-/// first error's message, else "already exists"), `Valid`, `Not processed`, or
+/// first error's message, else "already exists"), `Valid`, `Not processed`,
+/// `Unchanged`, `Disabled` (sync runs), or
 /// `Error: ` with every error as `FIELD: MESSAGE`, joined by `; `.
 pub fn result_text(status: RowStatus, errors: &[FieldError]) -> String {
     match status {
@@ -11,6 +12,8 @@ pub fn result_text(status: RowStatus, errors: &[FieldError]) -> String {
         RowStatus::Updated => "Updated".to_owned(),
         RowStatus::Valid => "Valid".to_owned(),
         RowStatus::NotProcessed => "Not processed".to_owned(),
+        RowStatus::Unchanged => "Unchanged".to_owned(),
+        RowStatus::Disabled => "Disabled".to_owned(),
         RowStatus::Skipped => {
             let reason = errors
                 .first()

@@ -48,8 +48,11 @@ enum Tone {
 impl Tone {
     fn of(status: RowStatus) -> Self {
         match status {
-            RowStatus::Created | RowStatus::Updated => Tone::Good,
-            RowStatus::Skipped | RowStatus::Valid | RowStatus::NotProcessed => Tone::Neutral,
+            RowStatus::Created | RowStatus::Updated | RowStatus::Disabled => Tone::Good,
+            RowStatus::Skipped
+            | RowStatus::Valid
+            | RowStatus::NotProcessed
+            | RowStatus::Unchanged => Tone::Neutral,
             RowStatus::Failed => Tone::Bad,
         }
     }
@@ -110,6 +113,15 @@ impl ResultWriter {
                 columns: header.len(),
             });
         }
+        Self::open(path, header, password_index)
+    }
+
+    /// A result spreadsheet whose header has no Password column (a sync run's).
+    pub fn create_without_password(path: &Path, header: &[String]) -> Result<Self, ReportError> {
+        Self::open(path, header, usize::MAX)
+    }
+
+    fn open(path: &Path, header: &[String], password_index: usize) -> Result<Self, ReportError> {
         let columns = ColNum::try_from(header.len())
             .ok()
             .filter(|columns| usize::from(*columns) < MAX_COLUMNS)
@@ -298,12 +310,14 @@ pub struct Summary {
     pub valid: u64,
     pub failed: u64,
     pub not_processed: u64,
+    pub unchanged: u64,
+    pub disabled: u64,
     /// Extra label/value lines written after the counts (file name, dry run...).
     pub notes: Vec<(String, String)>,
 }
 
 impl Summary {
-    fn counts(&self) -> [(&'static str, u64); 7] {
+    fn counts(&self) -> [(&'static str, u64); 9] {
         [
             ("Total rows", self.total),
             ("Created", self.created),
@@ -312,6 +326,8 @@ impl Summary {
             ("Valid", self.valid),
             ("Failed", self.failed),
             ("Not processed", self.not_processed),
+            ("Unchanged", self.unchanged),
+            ("Disabled", self.disabled),
         ]
     }
 }
