@@ -9,8 +9,8 @@
 
 pub mod browser;
 pub mod client;
-pub mod scim;
 pub mod ldap;
+pub mod scim;
 pub mod services;
 pub mod session;
 

@@ -351,6 +351,45 @@ async fn settings(b: &Browser, master: &Client) {
     let now = master.get("/v1/settings").await.json();
     assert_eq!(now["password_policy"]["min_length"], 14, "{now}");
     assert_eq!(now["licenses"]["mobile_seats"], 7, "{now}");
+    // Active Directory Synchronization: a service token shown once, then revoked.
+    b.fill("Token name", "AD Connector").await;
+    b.button("Generate service token")
+        .await
+        .click()
+        .await
+        .expect("click");
+    let shown = b
+        .wait_text("//output[@aria-label='New service token']", "rss_")
+        .await;
+    let listed = master.get("/v1/sync/tokens").await.json();
+    assert_eq!(listed["items"][0]["name"], "AD Connector", "{listed}");
+    assert!(!listed.to_string().contains(shown.trim()), "{listed}");
+    let service = master.with_token(shown.trim());
+    assert_eq!(service.get("/v1/imports").await.status, 403);
+    b.wait("//table[@aria-label='Service tokens']//tr[td[normalize-space(.)='AD Connector']]//button[normalize-space(.)='Revoke']")
+        .await
+        .click()
+        .await
+        .expect("revoke");
+    b.wait_text("//section//*[@role='status']", "revoked").await;
+    assert_eq!(
+        master.get("/v1/sync/tokens").await.json()["items"],
+        json!([])
+    );
+    assert_eq!(service.get("/v1/sync/tokens").await.status, 401);
+    // The default password is write-only: the page only says it is set.
+    b.fill("Default password", &strong_password(30)).await;
+    b.button("Save default password")
+        .await
+        .click()
+        .await
+        .expect("click");
+    b.wait_text("//form//*[@role='status' and not(ancestor::form//button[normalize-space(.)='Save changes'])]", "is set")
+        .await;
+    let now = master.get("/v1/settings").await.json();
+    assert_eq!(now["sync_default_password_set"], true, "{now}");
+    assert!(!now.to_string().contains(&strong_password(30)));
+
     // A value out of range is stopped by the form itself and changes nothing.
     b.fill("Minimum password length", "0").await;
     b.button("Save changes").await.click().await.expect("click");

@@ -370,14 +370,25 @@ async function showOrganization() {
   async function openGroup(g) {
     current = g;
     for (const b of document.querySelectorAll('.tree button')) b.setAttribute('aria-current', String(b.dataset.group === String(g.id)));
-    const r = await api('GET', `/v1/technicians?group_id=${g.id}&limit=1000`);
     const body = h('tbody');
-    for (const t of (r.ok ? r.data.items : [])) {
-      body.append(h('tr', {}, h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => technicianForm(t) }, t.name)),
-        h('td', {}, t.email), h('td', {}, t.enabled ? 'Enabled' : 'Disabled')));
+    const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'More technicians');
+    const said = h('p', { class: 'alert', role: 'alert' });
+    let after = null;
+    async function load() {
+      const r = await api('GET', `/v1/technicians?group_id=${g.id}&limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+      if (!r.ok) { said.textContent = problem(r); return; }
+      for (const t of r.data.items) {
+        body.append(h('tr', {}, h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => technicianForm(t) }, t.name)),
+          h('td', {}, t.email), h('td', {}, t.enabled ? 'Enabled' : 'Disabled')));
+      }
+      after = r.data.next;
+      more.hidden = !after;
     }
-    detail.replaceChildren(h('h2', {}, `Technicians of ${g.path || g.name}`),
-      body.children.length ? h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Status'].map((t) => h('th', { scope: 'col' }, t)))), body)) : h('p', {}, 'No technicians in this group.'));
+    more.addEventListener('click', load);
+    await load();
+    detail.replaceChildren(h('h2', {}, `Technicians of ${g.path || g.name}`), said,
+      body.children.length ? h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Status'].map((t) => h('th', { scope: 'col' }, t)))), body)) : h('p', {}, 'No technicians in this group.'),
+      more);
   }
   const groupOptions = (selected) => groups.map((g) => h('option', { value: g.id, selected: g.id === selected }, g.path || g.name));
   function groupForm() {
@@ -477,9 +488,67 @@ async function showSettings() {
     });
     if (a.ok) { S.settings = a.data; said.textContent = 'Saved.'; } else said.textContent = problem(a);
   });
-  page('Global Settings', form,
-    h('section', { 'aria-labelledby': 'ad-title' }, h('h2', { id: 'ad-title' }, 'Active Directory Synchronization'),
-      h('p', { class: 'note' }, 'Service tokens, the default password and the sync log appear here once this server offers directory synchronization.')));
+  page('Global Settings', form, directorySync(s));
+}
+
+// Rescue's "Active Directory Synchronization": service tokens (each shown
+// once), the default password of provisioned technicians, the sync log.
+function directorySync(settings) {
+  const field = (id, label, input) => h('div', {}, h('label', { for: id }, label), input);
+  const tokenName = h('input', { id: 'ad-token-name', type: 'text', value: 'Directory sync', maxlength: 128 });
+  const shown = h('div', { role: 'status' });
+  const tokens = h('div');
+  const log = h('div');
+  async function loadTokens() {
+    const r = await api('GET', '/v1/sync/tokens');
+    if (!r.ok) { tokens.replaceChildren(h('p', { class: 'alert', role: 'alert' }, problem(r))); return; }
+    const rows = r.data.items.map((t) => h('tr', {}, h('td', {}, t.name), h('td', {}, t.group_id === null || t.group_id === undefined ? '' : String(t.group_id)),
+      h('td', {}, String(t.created_at)),
+      h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: async () => {
+        const d = await api('DELETE', `/v1/sync/tokens/${t.id}`);
+        if (!d.ok) shown.textContent = problem(d); else { shown.textContent = `Token ${t.name} revoked.`; loadTokens(); }
+      } }, 'Revoke'))));
+    tokens.replaceChildren(rows.length
+      ? h('div', { class: 'scroll' }, h('table', { 'aria-label': 'Service tokens' }, h('thead', {}, h('tr', {}, ['Token', 'SCIM group', 'Created', ''].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)))
+      : h('p', {}, 'No service tokens.'));
+  }
+  async function generate() {
+    const r = await api('POST', '/v1/sync/tokens', { name: tokenName.value });
+    if (!r.ok) { shown.textContent = problem(r); return; }
+    shown.replaceChildren(h('p', {}, 'Copy this token now: it is not shown again.'), h('output', { 'aria-label': 'New service token' }, r.data.token));
+    loadTokens();
+  }
+  const password = h('input', { id: 'ad-default-password', type: 'password', autocomplete: 'new-password' });
+  const passwordSaid = h('p', { role: 'status' }, settings.sync_default_password_set ? 'A default password is set.' : 'No default password is set.');
+  const passwordForm = h('form', { class: 'stack' }, field('ad-default-password', 'Default password', password), passwordSaid,
+    h('div', {}, h('button', { type: 'submit' }, 'Save default password')));
+  passwordForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const r = await api('PATCH', '/v1/settings', { sync_default_password: password.value });
+    password.value = '';
+    passwordSaid.textContent = r.ok ? 'A default password is set.' : problem(r);
+  });
+  async function loadLog() {
+    const r = await api('GET', '/v1/sync/sources');
+    if (!r.ok) { log.replaceChildren(h('p', {}, r.status === 404 ? 'No directory has synchronized yet.' : problem(r))); return; }
+    const count = (run, key) => (run && run.counts && run.counts[key] !== undefined ? String(run.counts[key]) : '');
+    const rows = r.data.items.map((src) => {
+      const run = src.last_run || null;
+      return h('tr', {}, h('td', {}, src.key), h('td', {}, String(src.group_id)), h('td', {}, String(src.members ?? '')),
+        h('td', {}, run ? link(`/imports/${run.id}`, `${run.status} ${run.finished_at || run.created_at || ''}`) : ''),
+        ['created', 'updated', 'unchanged', 'disabled', 'failed'].map((k) => h('td', {}, count(run, k))),
+        h('td', {}, src.last_error ? `${src.last_error.code}: ${src.last_error.message}` : ''));
+    });
+    log.replaceChildren(rows.length
+      ? h('div', { class: 'scroll' }, h('table', { 'aria-label': 'Sync log' }, h('thead', {}, h('tr', {},
+        ['Source', 'Group', 'Members', 'Last run', 'Created', 'Updated', 'Unchanged', 'Disabled', 'Failed', 'Last error'].map((t) => h('th', { scope: 'col' }, t)))), h('tbody', {}, rows)))
+      : h('p', {}, 'No directory has synchronized yet.'));
+  }
+  loadTokens();
+  loadLog();
+  return h('section', { 'aria-labelledby': 'ad-title' }, h('h2', { id: 'ad-title' }, 'Active Directory Synchronization'),
+    h('div', { class: 'row' }, field('ad-token-name', 'Token name', tokenName), h('button', { type: 'button', onclick: generate }, 'Generate service token')),
+    shown, tokens, passwordForm, h('h3', {}, 'Sync log'), log);
 }
 
 // ---------------------------------------------------------------- start

@@ -6,8 +6,8 @@ pub mod groups;
 pub mod imports;
 pub mod ops;
 pub mod sessions;
-pub mod sync_tokens;
 pub mod sync;
+pub mod sync_tokens;
 pub mod technicians;
 mod upload;
 

@@ -11,18 +11,18 @@ mod copy;
 mod directory;
 mod imports;
 mod scim;
+mod service_tokens;
 mod sessions;
 mod steps;
-mod service_tokens;
 mod sync;
 
 pub use batches::*;
 pub use directory::*;
 pub use imports::*;
 pub use scim::*;
+pub use service_tokens::*;
 pub use sessions::*;
 pub use steps::*;
-pub use service_tokens::*;
 pub use sync::*;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
