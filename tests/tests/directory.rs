@@ -822,7 +822,8 @@ async fn embedded_settings_change_and_a_stricter_policy_fails_weak_rows() {
         json!({"password_policy": {"min_length": 8, "min_strength": 2},
                "force_password_change": true,
                "licenses": {"standard_seats": null, "mobile_seats": null},
-               "max_rows_per_file": 1_000_000})
+               "max_rows_per_file": 1_000_000,
+               "sync_default_password_set": false})
     );
     // Out-of-range and unknown settings are refused and change nothing.
     for body in [

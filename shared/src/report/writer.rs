@@ -459,12 +459,14 @@ mod tests {
         assert_eq!(summary.get_value((0, 1)), Some(&Data::Float(3.0)));
         assert_eq!(text_at(&summary, 5, 0), "Failed");
         assert_eq!(summary.get_value((5, 1)), Some(&Data::Float(1.0)));
-        assert_eq!(text_at(&summary, 7, 0), "File");
-        assert_eq!(text_at(&summary, 7, 1), "technicians.csv");
+        assert_eq!(text_at(&summary, 7, 0), "Unchanged");
+        assert_eq!(text_at(&summary, 8, 0), "Disabled");
+        assert_eq!(text_at(&summary, 9, 0), "File");
+        assert_eq!(text_at(&summary, 9, 1), "technicians.csv");
 
-        assert_eq!(text_at(&summary, 9, 0), "Failed rows by error");
-        assert_eq!(text_at(&summary, 10, 0), "weak_password");
-        assert_eq!(summary.get_value((10, 1)), Some(&Data::Float(1.0)));
+        assert_eq!(text_at(&summary, 11, 0), "Failed rows by error");
+        assert_eq!(text_at(&summary, 12, 0), "weak_password");
+        assert_eq!(summary.get_value((12, 1)), Some(&Data::Float(1.0)));
 
         // Made to be read: a filter on the header, sized columns, coloured results.
         let part = |name: &str| {
