@@ -397,3 +397,58 @@ async fn embedded_partial_reads_and_mass_removals_change_nothing() {
 async fn cluster_partial_reads_and_mass_removals_change_nothing() {
     partial_reads_and_mass_removals_change_nothing(Mode::Cluster).await;
 }
+
+/// A snapshot sent by a scoped administrator never links, by its email, a
+/// technician outside that administrator's groups: the member fails as a
+/// taken email (naming no group) and the technician is untouched.
+async fn a_snapshot_links_no_technician_outside_the_senders_scope(mode: Mode) {
+    let world = World::start(mode, 1, &[]).await;
+    let master = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let mine = master.group("Mine", None).await;
+    let other = master.group("Other", None).await;
+    let scoped = world
+        .admin("Acme", "scoped@acme.test", "admin", &[mine])
+        .await;
+    let created = master
+        .post(
+            "/v1/technicians",
+            json!({"name": "Oscar Other", "email": "oscar@acme.test",
+                   "password": roster_tests::strong_password(1), "enabled": true,
+                   "standard_license": true, "mobile_license": false, "group_id": other}),
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let sent = scoped
+        .post(
+            &format!("/v1/sync/sources/ad%3Ascope-test/snapshots?group_id={mine}"),
+            json!([{"external_id": "x1", "name": "Renamed", "email": "oscar@acme.test", "enabled": false}]),
+        )
+        .await;
+    assert_eq!(sent.status, 202, "{}", String::from_utf8_lossy(&sent.body));
+    let id = sent.json()["id"].as_str().expect("id").to_owned();
+    let done = scoped.wait_finished(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let rows = scoped.all_rows(&id).await;
+    assert_eq!(rows[0]["status"], "failed", "{rows:?}");
+    assert_eq!(rows[0]["errors"][0]["code"], "email_taken", "{rows:?}");
+    assert!(!rows[0].to_string().contains("Other"), "{rows:?}");
+    let oscar = technician(&master, "oscar@acme.test").await;
+    assert_eq!(oscar["name"], "Oscar Other", "{oscar}");
+    assert_eq!(oscar["group_id"], other, "{oscar}");
+    assert_eq!(oscar["enabled"], true, "{oscar}");
+}
+
+#[tokio::test]
+async fn embedded_a_snapshot_links_no_technician_outside_the_senders_scope() {
+    a_snapshot_links_no_technician_outside_the_senders_scope(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn cluster_a_snapshot_links_no_technician_outside_the_senders_scope() {
+    a_snapshot_links_no_technician_outside_the_senders_scope(Mode::Cluster).await;
+}

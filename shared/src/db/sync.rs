@@ -8,7 +8,7 @@
 
 use super::batches::{Lease, insert_outcomes, statements};
 use super::{Db, DbResult, flag};
-use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus};
+use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus, Scope};
 use crate::time::now_ms;
 use crate::validate::email_key;
 
@@ -52,6 +52,10 @@ pub struct SyncTarget {
     /// The hash new technicians get (the default password's).
     pub password_hash: String,
     pub dry_run: bool,
+    /// The groups of the administrator who sent the snapshot: a technician
+    /// outside them is never linked by its email (it fails as a taken email,
+    /// naming no group), as a file import's row would.
+    pub scope: Scope,
 }
 
 /// A technician row as a decision needs it.
@@ -203,7 +207,7 @@ impl Db {
                             .fetch_optional(&mut *tx)
                             .await?;
                     match by_email {
-                        Some(current) if current.6.is_none() => {
+                        Some(current) if current.6.is_none() && target.scope.allows(current.4) => {
                             update(&mut tx, target, m, current, true, now).await?
                         }
                         Some(_) => {

@@ -139,12 +139,21 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
     Ok(())
 }
 
-async fn load_directory(ctx: &Context, import: &ImportRecord) -> Result<Directory, StepError> {
-    let settings = ctx.db.settings(import.org_id).await?;
-    let scope = match ctx.db.admin(import.org_id, import.admin_id).await? {
+/// The groups the import's administrator may touch now (none if it is gone):
+/// every write of a file import or a sync run is held to it.
+pub(super) async fn importer_scope(
+    ctx: &Context,
+    import: &ImportRecord,
+) -> Result<Scope, StepError> {
+    Ok(match ctx.db.admin(import.org_id, import.admin_id).await? {
         Some(admin) => ctx.db.scope(&admin).await?,
         None => Scope::Groups(HashSet::new()),
-    };
+    })
+}
+
+async fn load_directory(ctx: &Context, import: &ImportRecord) -> Result<Directory, StepError> {
+    let settings = ctx.db.settings(import.org_id).await?;
+    let scope = importer_scope(ctx, import).await?;
     Ok(Directory {
         rules: RowRules {
             layout: import.layout.unwrap_or(Layout::Full),

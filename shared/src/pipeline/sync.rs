@@ -275,6 +275,7 @@ pub(super) async fn write(
             .await?
             .unwrap_or_else(|| NO_PASSWORD.to_owned()),
         dry_run: import.dry_run,
+        scope: super::chunk::importer_scope(ctx, import).await?,
     };
     let members: Vec<SyncMember> = todo.iter().map(member).collect();
     for batch in members.chunks(BATCH_ROWS) {
