@@ -37,9 +37,24 @@ struct FileRow {
 
 /// A full-layout CSV of `n` technicians in `group`; returns the file and its rows.
 fn technicians_csv(n: usize, group: i64) -> (String, Vec<FileRow>) {
-    let mut csv = String::from(
-        "Name,Nickname,Email,Single Sign-On ID,Description,Password,Enabled,Standard License,Mobile License,Tech Group ID\n",
-    );
+    technicians_file(n, group, None)
+}
+
+/// The same rows with the Password Hash column: each valid row gives `hash` (made
+/// by another system) and no password, so nothing is hashed (issue 20).
+fn prehashed_csv(n: usize, group: i64, hash: &str) -> (String, Vec<FileRow>) {
+    technicians_file(n, group, Some(hash))
+}
+
+fn technicians_file(n: usize, group: i64, hash: Option<&str>) -> (String, Vec<FileRow>) {
+    let mut csv = String::from(match hash {
+        None => {
+            "Name,Nickname,Email,Single Sign-On ID,Description,Password,Enabled,Standard License,Mobile License,Tech Group ID\n"
+        }
+        Some(_) => {
+            "Name,Nickname,Email,Single Sign-On ID,Description,Password,Password Hash,Enabled,Standard License,Mobile License,Tech Group ID\n"
+        }
+    });
     let mut rows = Vec::with_capacity(n);
     for i in 0..n {
         let valid = i % INVALID_EVERY != INVALID_EVERY - 1;
@@ -48,9 +63,13 @@ fn technicians_csv(n: usize, group: i64) -> (String, Vec<FileRow>) {
         } else {
             format!("not-an-email-{i:05}")
         };
+        let credential = match hash {
+            // Quoted: a PHC string's parameters are separated by commas.
+            Some(hash) => format!(",\"{hash}\""),
+            None => strong_password(i),
+        };
         csv.push_str(&format!(
-            "Tech {i},,{email},,,{},Yes,Yes,No,{group}\n",
-            strong_password(i)
+            "Tech {i},,{email},,,{credential},Yes,Yes,No,{group}\n"
         ));
         rows.push(FileRow { email, valid });
     }
@@ -67,10 +86,20 @@ struct Scenario {
 
 /// Starts a cluster with `workers` workers and `env`, and uploads `n` rows.
 async fn scenario(workers: usize, n: usize, env: &[(&str, &str)]) -> Scenario {
+    scenario_of(workers, env, |group| technicians_csv(n, group)).await
+}
+
+/// Starts a cluster with `workers` workers and `env`, and uploads the file `make`
+/// writes for the new group.
+async fn scenario_of(
+    workers: usize,
+    env: &[(&str, &str)],
+    make: impl FnOnce(i64) -> (String, Vec<FileRow>),
+) -> Scenario {
     let world = World::start(Mode::Cluster, workers, env).await;
     let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
     let group = api.group("Tier 1", None).await;
-    let (csv, rows) = technicians_csv(n, group);
+    let (csv, rows) = make(group);
     let a = api.upload("faults.csv", csv.into_bytes(), &[]).await;
     assert_eq!(a.status, 202, "{}", String::from_utf8_lossy(&a.body));
     let id = a.json()["id"].as_str().expect("import id").to_owned();
@@ -450,6 +479,56 @@ async fn kill_9_workers_mid_chunk_loses_and_repeats_no_row() {
             "chunk {chunk} was finished by another worker"
         );
     }
+    db.pool.close().await;
+}
+
+/// The same on the path that hashes nothing (issue 20): every row gives a hash
+/// another system made. Such rows take milliseconds a batch, so the chunks are
+/// large (4,000 rows) and the batches small (25 rows, as the slow hash sizes
+/// them): a chunk is some 160 commits, and the kill lands in the middle of one.
+/// Every row still takes effect exactly once, and every technician holds the
+/// hash as given.
+#[tokio::test]
+async fn kill_9_of_a_worker_mid_chunk_of_a_prehashed_import_loses_and_repeats_no_row() {
+    // bcrypt's test vector for "U*U" (also in tests/tests/prehashed.rs).
+    const HASH: &str = "$2b$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+    let env = [
+        ("ROSTER_PASSWORD_HASH", SLOW_HASH),
+        ("ROSTER_WORKER_CONCURRENCY", "1"),
+        ("ROSTER_CHUNK_ROWS", "4000"),
+    ];
+    let mut s = scenario_of(2, &env, |group| prehashed_csv(20_000, group, HASH)).await;
+    let (n, chunk) = wait_mid_chunk(&mut s.world, &s.id).await;
+    let pid = s.world.workers[n].id();
+    s.world.kill_worker(n);
+    s.world.start_worker();
+    // As above: a commit sent just before the kill still lands; look after it has.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let interrupted = running_chunks(&s.world, &s.id)
+        .await
+        .iter()
+        .any(|(c, owner)| *c == chunk && owner_pid(owner) == Some(pid));
+    let rows = assert_exactly_once(&s, "kill_9_prehashed", "completed").await;
+    assert_unaffected(&s, &rows);
+    assert!(interrupted, "the kill did not interrupt chunk {chunk}");
+    let db = s.world.db().await;
+    let attempts: i64 = sqlx::query_scalar::<_, i64>(
+        "SELECT attempts FROM import_chunks WHERE import_id = $1 AND chunk_no = $2",
+    )
+    .bind(&s.id)
+    .bind(chunk)
+    .fetch_one(&db.pool)
+    .await
+    .expect("chunk attempts");
+    assert!(
+        attempts >= 2,
+        "chunk {chunk} was finished by another worker"
+    );
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT DISTINCT password_hash FROM technicians")
+        .fetch_all(&db.pool)
+        .await
+        .expect("stored hashes");
+    assert_eq!(hashes, [HASH], "every technician holds the hash as given");
     db.pool.close().await;
 }
 
