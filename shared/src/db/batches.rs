@@ -12,7 +12,7 @@ use crate::time::now_ms;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Existing technicians among a JSON array of email keys ($2) of organization $1:
 /// for each key in turn, one probe of the unique `(org_id, email_key)` index. The
@@ -64,6 +64,31 @@ const INSERT_TECHNICIANS_SQLITE: &str = "INSERT INTO technicians (org_id, name, 
      value ->> 'standard_license', value ->> 'mobile_license', value ->> 'group_id', \
      value ->> 'must_change_password', $2, $3, $3 FROM json_each($4) WHERE true \
      ON CONFLICT (org_id, email_key) DO NOTHING RETURNING id, email_key";
+
+/// Updates technicians from one JSON document ($3), each element naming the
+/// technician (`id`) and the group the email lookup saw it in (`seen_group`):
+/// one moved to another group meanwhile (perhaps out of the importer's reach) is
+/// not this import's to change, and stays as it is. Returns the ids updated. One
+/// statement a batch, each element a probe of the primary key: a statement per
+/// row cost a round trip and an executor start each.
+const UPDATE_TECHNICIANS_POSTGRES: &str = "UPDATE technicians AS t SET name = x.name, nickname = x.nickname, \
+     email = x.email, sso_id = x.sso_id, description = x.description, password_hash = x.password_hash, \
+     enabled = x.enabled, standard_license = x.standard_license, mobile_license = x.mobile_license, \
+     group_id = x.group_id, must_change_password = x.must_change_password, updated_at = $2 \
+     FROM json_to_recordset($3::json) AS x(id bigint, seen_group bigint, name text, nickname text, \
+     email text, sso_id text, description text, password_hash text, enabled smallint, \
+     standard_license smallint, mobile_license smallint, group_id bigint, must_change_password smallint) \
+     WHERE t.org_id = $1 AND t.id = x.id AND t.group_id = x.seen_group RETURNING t.id";
+/// The same on SQLite (`UPDATE ... FROM`, 3.33 on). Every column is named with
+/// its table: `json_each` has an `id` column of its own.
+const UPDATE_TECHNICIANS_SQLITE: &str = "UPDATE technicians SET name = x.value ->> 'name', \
+     nickname = x.value ->> 'nickname', email = x.value ->> 'email', sso_id = x.value ->> 'sso_id', \
+     description = x.value ->> 'description', password_hash = x.value ->> 'password_hash', \
+     enabled = x.value ->> 'enabled', standard_license = x.value ->> 'standard_license', \
+     mobile_license = x.value ->> 'mobile_license', group_id = x.value ->> 'group_id', \
+     must_change_password = x.value ->> 'must_change_password', updated_at = $2 \
+     FROM json_each($3) AS x WHERE technicians.org_id = $1 AND technicians.id = x.value ->> 'id' \
+     AND technicians.group_id = x.value ->> 'seen_group' RETURNING technicians.id";
 
 /// Moves a chunk's progress counters by one batch's outcomes. Never the import's
 /// row: updated by every batch of every worker, it was held under lock from that
@@ -419,50 +444,31 @@ impl Db {
             record_creations(by_email_key(creates, inserted), &mut outcomes);
         }
 
-        for (existing, t) in &updates {
-            // Only while the technician is still in the group the lookup saw (one
-            // the importer may reach): one moved away meanwhile is not this
-            // import's to change.
-            let updated = sqlx::query(
-                "UPDATE technicians SET name = $1, nickname = $2, email = $3, sso_id = $4, description = $5, \
-                 password_hash = $6, enabled = $7, standard_license = $8, mobile_license = $9, group_id = $10, \
-                 must_change_password = $11, updated_at = $12 WHERE org_id = $13 AND id = $14 AND group_id = $15",
-            )
-            .bind(&t.name)
-            .bind(t.nickname.as_deref())
-            .bind(&t.email)
-            .bind(t.sso_id.as_deref())
-            .bind(t.description.as_deref())
-            .bind(&t.password_hash)
-            .bind(i64::from(t.enabled))
-            .bind(i64::from(t.standard_license))
-            .bind(i64::from(t.mobile_license))
-            .bind(t.group_id)
-            .bind(i64::from(t.must_change_password))
-            .bind(now)
-            .bind(org)
-            .bind(existing.id)
-            .bind(existing.group_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            outcomes.push(if updated == 1 {
-                RowOutcome {
-                    row: t.row,
-                    email: t.email.clone(),
-                    status: RowStatus::Updated,
-                    technician_id: Some(existing.id),
-                    errors: Vec::new(),
-                }
-            } else {
-                RowOutcome {
-                    row: t.row,
-                    email: t.email.clone(),
-                    status: RowStatus::Failed,
-                    technician_id: None,
-                    errors: vec![FieldError::email_taken(&t.email)],
-                }
-            });
+        if !updates.is_empty() {
+            let updated: HashSet<i64> = update_technicians(self.engine, org, now, &updates)?
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+            for (existing, t) in updates {
+                outcomes.push(if updated.contains(&existing.id) {
+                    RowOutcome {
+                        row: t.row,
+                        email: t.email,
+                        status: RowStatus::Updated,
+                        technician_id: Some(existing.id),
+                        errors: Vec::new(),
+                    }
+                } else {
+                    RowOutcome {
+                        row: t.row,
+                        errors: vec![FieldError::email_taken(&t.email)],
+                        email: t.email,
+                        status: RowStatus::Failed,
+                        technician_id: None,
+                    }
+                });
+            }
         }
 
         let counts = insert_outcomes(
@@ -701,6 +707,41 @@ impl<'a> From<&'a TechnicianWrite> for TechnicianJson<'a> {
             must_change_password: u8::from(t.must_change_password),
         }
     }
+}
+
+/// An update as `UPDATE_TECHNICIANS_*` reads it: the technician, the group the
+/// lookup saw it in, and what the row writes.
+#[derive(Serialize)]
+struct UpdateJson<'a> {
+    id: i64,
+    seen_group: i64,
+    #[serde(flatten)]
+    write: TechnicianJson<'a>,
+}
+
+/// The statement that applies a batch's updates; it returns the ids it updated.
+fn update_technicians<'q>(
+    engine: Engine,
+    org: OrgId,
+    now: i64,
+    updates: &[(Existing, TechnicianWrite)],
+) -> DbResult<sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments>> {
+    let sql = match engine {
+        Engine::Postgres => UPDATE_TECHNICIANS_POSTGRES,
+        Engine::Sqlite => UPDATE_TECHNICIANS_SQLITE,
+    };
+    let rows: Vec<UpdateJson<'_>> = updates
+        .iter()
+        .map(|(existing, t)| UpdateJson {
+            id: existing.id,
+            seen_group: existing.group_id,
+            write: TechnicianJson::from(t),
+        })
+        .collect();
+    Ok(sqlx::query_scalar(sql)
+        .bind(org)
+        .bind(now)
+        .bind(serde_json::to_string(&rows).map_err(json_error)?))
 }
 
 /// A row outcome as `insert_outcomes` sends it.
