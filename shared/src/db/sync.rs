@@ -263,17 +263,10 @@ impl Db {
         } else {
             SeatsLeft::read(&mut tx, self.engine, target.org).await?
         };
+        let mut linked = linked_of(&mut tx, target, members).await?;
         let mut outcomes = Vec::with_capacity(members.len());
         for m in members {
-            let linked: Option<Current> = sqlx::query_as(AssertSql::sql(
-                "WHERE org_id = $1 AND sync_source_id = $2 AND external_id = $3",
-            ))
-            .bind(target.org)
-            .bind(target.source)
-            .bind(&m.external_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let outcome = match linked {
+            let outcome = match linked.remove(&m.external_id) {
                 Some(current) => {
                     update(&mut tx, target, &mut seats, m, current, false, now).await?
                 }
@@ -309,6 +302,52 @@ impl Db {
         tx.commit().await?;
         Ok(Some(counts))
     }
+}
+
+/// The technicians the source provisioned for `members`, by external id, read
+/// in one statement inside the batch's transaction: a re-sync where nothing
+/// changed then reads once a batch, not once a member. Reading them up front
+/// decides as reading each in turn would: external ids are unique in a
+/// snapshot, so no member's write changes another member's technician.
+async fn linked_of(
+    tx: &mut Tx<'_>,
+    t: &SyncTarget,
+    members: &[SyncMember],
+) -> DbResult<std::collections::HashMap<String, Current>> {
+    let sql = format!(
+        "SELECT external_id, id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license \
+         FROM technicians WHERE org_id = $1 AND sync_source_id = $2 AND external_id IN ({})",
+        super::list_placeholders(3, members.len())
+    );
+    type Row = (
+        String,
+        i64,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
+    );
+    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+        .bind(t.org)
+        .bind(t.source);
+    for m in members {
+        q = q.bind(&m.external_id);
+    }
+    Ok(q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(
+            |(x, id, name, email, enabled, group, sync_group, source, mobile)| {
+                (
+                    x,
+                    (id, name, email, enabled, group, sync_group, source, mobile),
+                )
+            },
+        )
+        .collect())
 }
 
 /// `CURRENT` with a condition.
