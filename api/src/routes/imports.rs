@@ -1,9 +1,10 @@
 //! `/v1/imports`: start an import, poll it, read its rows, download its result, cancel it.
 
+use super::groups::{placement_group, unknown_group};
 use super::upload::{FIELD_BYTES, Spooled, attachment, check_declared, check_length, check_text};
 use super::upload::{field_text, file_name, idempotency_key, spool};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::error::{Path, Query};
 use crate::paging::{Page, Paged};
 use crate::progress::Progress;
@@ -278,26 +279,9 @@ async fn create_import(
     {
         None => None,
         Some(text) => {
-            let id: i64 = text.parse().map_err(|_| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_group",
-                    format!("group '{text}' does not exist"),
-                )
-            })?;
-            if ctx.db.get_group(org, id).await?.is_none() {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_group",
-                    format!("group {id} does not exist"),
-                ));
-            }
-            if !ctx.db.scope(&caller.0).await?.allows(id) {
-                return Err(ApiError::forbidden(format!(
-                    "you may not add technicians to group {id}"
-                )));
-            }
-            Some(id)
+            let id: i64 = text.parse().map_err(|_| unknown_group(text))?;
+            let scope = ctx.db.scope(&caller.0).await?;
+            Some(placement_group(&state, org, &scope, id).await?)
         }
     };
     let dry_run = match options.dry_run.as_deref().map(str::trim) {
@@ -361,8 +345,7 @@ async fn create_import(
 fn repeated(caller: &Caller, import: &ImportRecord) -> ApiResult<Response> {
     if caller.own_imports().is_some_and(|me| me != import.admin_id) {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key_used",
+            ErrorCode::IdempotencyKeyUsed,
             "this Idempotency-Key already names another administrator's import; send a new key",
         ));
     }
@@ -465,8 +448,7 @@ async fn get_result(
     let import = find(&state, &caller, &id).await?;
     if !import.has_result {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_ready",
+            ErrorCode::NotReady,
             format!(
                 "the import is {}; its result exists once it has finished",
                 import.status.as_str()
@@ -504,8 +486,7 @@ async fn cancel_import(
     let import = find(&state, &caller, &id).await?;
     if import.status.is_finished() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_finished",
+            ErrorCode::AlreadyFinished,
             format!("the import is {} already", import.status.as_str()),
         ));
     }

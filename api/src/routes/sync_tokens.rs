@@ -46,11 +46,7 @@ async fn create_sync_token(
     if let Some(group) = input.group_id
         && db.get_group(org, group).await?.is_none()
     {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_group",
-            format!("group {group} does not exist"),
-        ));
+        return Err(super::groups::unknown_group(&group.to_string()));
     }
     let (token, secret) = db
         .create_service_token(org, name, input.group_id, caller.0.id)
