@@ -481,3 +481,471 @@ async fn embedded_a_snapshot_links_no_technician_outside_the_senders_scope() {
 async fn cluster_a_snapshot_links_no_technician_outside_the_senders_scope() {
     a_snapshot_links_no_technician_outside_the_senders_scope(Mode::Cluster).await;
 }
+
+/// Sends `members` as the snapshot of source `ad:seats` and waits for the run.
+async fn run_snapshot(client: &Client, group: i64, members: Value) -> (Value, Vec<Value>) {
+    let sent = client
+        .post(
+            &format!("/v1/sync/sources/ad%3Aseats/snapshots?group_id={group}"),
+            members,
+        )
+        .await;
+    assert_eq!(sent.status, 202, "{}", String::from_utf8_lossy(&sent.body));
+    let id = sent.json()["id"].as_str().expect("id").to_owned();
+    let done = client.wait_finished(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let rows = client.all_rows(&id).await;
+    (done, rows)
+}
+
+fn member(id: &str, email: &str, enabled: bool) -> Value {
+    json!({"external_id": id, "name": format!("Member {id}"), "email": email, "enabled": enabled})
+}
+
+/// The seats in use, as `GET /v1/licenses` counts them: (standard, mobile).
+async fn seats_used(client: &Client) -> (i64, i64) {
+    let l = client.get("/v1/licenses").await.json();
+    (
+        l["standard"]["used"].as_i64().expect("standard used"),
+        l["mobile"]["used"].as_i64().expect("mobile used"),
+    )
+}
+
+/// A sync run takes license seats as a file row does: a created member takes a
+/// standard seat and no mobile one, and one past the last seat fails alone with
+/// `license_unavailable` (nothing of it written); a member who left frees its
+/// mobile seat; re-enabling a technician that holds a mobile license takes a
+/// mobile seat again, or fails the same way when none is left.
+async fn a_sync_run_respects_the_license_seats(mode: Mode) {
+    let world = World::start(mode, 1, &[]).await;
+    let master = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let support = master.group("Support", None).await;
+    let set_seats = |standard: i64, mobile: i64| {
+        let master = &master;
+        async move {
+            let a = master
+                .patch(
+                    "/v1/settings",
+                    json!({"licenses": {"standard_seats": standard, "mobile_seats": mobile}}),
+                )
+                .await;
+            assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+        }
+    };
+    // Tess has a standard and the only mobile seat before any sync.
+    let tess = master
+        .post(
+            "/v1/technicians",
+            json!({"name": "Tess", "email": "tess@acme.test",
+                   "password": roster_tests::strong_password(1), "enabled": true,
+                   "standard_license": true, "mobile_license": true, "group_id": support}),
+        )
+        .await;
+    assert_eq!(tess.status, 201, "{}", String::from_utf8_lossy(&tess.body));
+    let tess = tess.json()["id"].as_i64().expect("id");
+    set_seats(3, 1).await;
+
+    // Three new members for two standard seats left; Tess is linked by email.
+    let (run, rows) = run_snapshot(
+        &master,
+        support,
+        json!([
+            member("a", "a@acme.test", true),
+            member("b", "b@acme.test", true),
+            member("c", "c@acme.test", true),
+            member("t", "tess@acme.test", true),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        counts(&run),
+        json!({"created": 2, "updated": 1, "unchanged": 0, "disabled": 0, "failed": 1})
+    );
+    let statuses: Vec<&str> = rows.iter().filter_map(|r| r["status"].as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["created", "created", "failed", "updated"],
+        "{rows:?}"
+    );
+    let errors = &rows[2]["errors"];
+    assert_eq!(
+        (&errors[0]["field"], &errors[0]["code"]),
+        (&json!("Standard License"), &json!("license_unavailable")),
+        "{rows:?}"
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no seat left"),
+        "{errors}"
+    );
+    assert_eq!(errors.as_array().unwrap().len(), 1, "{errors}");
+    assert_eq!(technician(&master, "c@acme.test").await, Value::Null);
+    let a = technician(&master, "a@acme.test").await;
+    assert_eq!(
+        (&a["standard_license"], &a["mobile_license"]),
+        (&json!(true), &json!(false)),
+        "a standard seat, no mobile license: {a}"
+    );
+    assert_eq!(seats_used(&master).await, (3, 1));
+
+    // Tess leaves the group: disabled, its mobile seat freed, its standard kept
+    // (c still finds no standard seat).
+    let (run, rows) = run_snapshot(
+        &master,
+        support,
+        json!([
+            member("a", "a@acme.test", true),
+            member("b", "b@acme.test", true),
+            member("c", "c@acme.test", true),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        counts(&run),
+        json!({"created": 0, "updated": 0, "unchanged": 2, "disabled": 1, "failed": 1})
+    );
+    assert_eq!(
+        rows[2]["errors"][0]["code"], "license_unavailable",
+        "{rows:?}"
+    );
+    let t = technician(&master, "tess@acme.test").await;
+    assert_eq!(
+        (&t["id"], &t["enabled"], &t["mobile_license"]),
+        (&json!(tess), &json!(false), &json!(false)),
+        "{t}"
+    );
+    assert_eq!(seats_used(&master).await, (3, 0));
+
+    // One more standard seat: c is created. Then a holds the mobile seat and is
+    // disabled in Roster (keeping its mobile license, holding no seat), b takes
+    // the seat, and the directory still says a is enabled: a's re-enable finds
+    // no mobile seat and fails alone.
+    set_seats(4, 1).await;
+    let (run, _) = run_snapshot(
+        &master,
+        support,
+        json!([
+            member("a", "a@acme.test", true),
+            member("b", "b@acme.test", true),
+            member("c", "c@acme.test", true),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        counts(&run),
+        json!({"created": 1, "updated": 0, "unchanged": 2, "disabled": 0, "failed": 0})
+    );
+    let b = technician(&master, "b@acme.test").await;
+    for (who, change) in [
+        (&a, json!({"mobile_license": true})),
+        (&a, json!({"enabled": false})),
+        (&b, json!({"mobile_license": true})),
+    ] {
+        let r = master
+            .patch(&format!("/v1/technicians/{}", who["id"]), change)
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let (run, rows) = run_snapshot(
+        &master,
+        support,
+        json!([
+            member("a", "a@acme.test", true),
+            member("b", "b@acme.test", true),
+            member("c", "c@acme.test", true),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        counts(&run),
+        json!({"created": 0, "updated": 0, "unchanged": 2, "disabled": 0, "failed": 1})
+    );
+    assert_eq!(
+        (
+            &rows[0]["errors"][0]["field"],
+            &rows[0]["errors"][0]["code"]
+        ),
+        (&json!("Mobile License"), &json!("license_unavailable")),
+        "{rows:?}"
+    );
+    assert_eq!(technician(&master, "a@acme.test").await["enabled"], false);
+    assert_eq!(seats_used(&master).await, (4, 1));
+
+    // With the seat back (b's mobile license off), a is enabled again with it.
+    let r = master
+        .patch(
+            &format!("/v1/technicians/{}", b["id"]),
+            json!({"mobile_license": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let (run, _) = run_snapshot(
+        &master,
+        support,
+        json!([
+            member("a", "a@acme.test", true),
+            member("b", "b@acme.test", true),
+            member("c", "c@acme.test", true),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        counts(&run),
+        json!({"created": 0, "updated": 1, "unchanged": 2, "disabled": 0, "failed": 0})
+    );
+    let a = technician(&master, "a@acme.test").await;
+    assert_eq!(
+        (&a["enabled"], &a["mobile_license"]),
+        (&json!(true), &json!(true)),
+        "{a}"
+    );
+    assert_eq!(seats_used(&master).await, (4, 1));
+}
+
+#[tokio::test]
+async fn embedded_a_sync_run_respects_the_license_seats() {
+    a_sync_run_respects_the_license_seats(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn cluster_a_sync_run_respects_the_license_seats() {
+    a_sync_run_respects_the_license_seats(Mode::Cluster).await;
+}
+
+/// The sync runs of the organization so far, oldest first.
+async fn sync_runs(client: &Client) -> Vec<Value> {
+    let mut runs: Vec<Value> = client.get("/v1/imports").await.json()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i["kind"] == "sync")
+        .collect();
+    runs.sort_by_key(|i| i["created_at"].as_str().unwrap_or("").to_owned());
+    runs
+}
+
+/// Waits until at least `n` sync runs exist and all have finished; answers them.
+async fn settled_runs(client: &Client, n: usize) -> Vec<Value> {
+    roster_tests::eventually(
+        Duration::from_secs(60),
+        &format!("{n} finished sync runs"),
+        || async {
+            let runs = sync_runs(client).await;
+            (runs.len() >= n
+                && runs
+                    .iter()
+                    .all(|r| matches!(r["status"].as_str(), Some("completed" | "failed"))))
+            .then_some(runs)
+        },
+    )
+    .await
+}
+
+/// `--every` is a service: the directory stopped sends nothing (and nobody is
+/// disabled) while the service keeps trying; once the directory is back, the
+/// next sync carries its changes.
+#[tokio::test]
+async fn every_survives_the_directory_stopped_and_restarted() {
+    let mut slapd = directory();
+    let world = World::start(Mode::Embedded, 1, &[]).await;
+    let master = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let support = master.group("Support", None).await;
+    let dir = world.dir.path();
+    std::fs::write(dir.join("bind-password"), format!("{READER_PASSWORD}\n")).unwrap();
+    std::fs::write(dir.join("token"), format!("{}\n", master.token)).unwrap();
+    let log = dir.join("adsync.log");
+    let mut service = std::process::Command::new(bin("roster-adsync"))
+        .args(["--ldap-url", &slapd.url(), "--bind-dn", READER_DN])
+        .args(["--group-dn", GROUP_DN, "--roster-url", &world.api_url])
+        .arg("--bind-password-file")
+        .arg(dir.join("bind-password"))
+        .arg("--token-file")
+        .arg(dir.join("token"))
+        .args(["--group-id", &support.to_string()])
+        .args(["--page-size", "20", "--timeout", "10", "--every", "2"])
+        .stdout(std::fs::File::create(dir.join("adsync.out")).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("roster-adsync --every");
+    struct Stop<'a>(&'a mut std::process::Child);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let service = Stop(&mut service);
+
+    // It provisions, then keeps syncing: a second run changes nothing.
+    let runs = settled_runs(&master, 2).await;
+    assert_eq!(runs[0]["counts"]["created"], MEMBERS, "{}", runs[0]);
+    assert_eq!(runs[1]["counts"]["unchanged"], MEMBERS, "{}", runs[1]);
+
+    // The directory goes away: a read it was in the middle of fails whole, and
+    // no run starts while it is away.
+    slapd.stop();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = settled_runs(&master, 2).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let during = sync_runs(&master).await;
+    assert_eq!(
+        during.len(),
+        before.len(),
+        "nothing was sent while the directory was away: {during:?}"
+    );
+    for run in &during {
+        assert_eq!(run["status"], "completed", "{run}");
+        assert_eq!(run["counts"]["disabled"], 0, "{run}");
+    }
+    assert!(
+        service.0.try_wait().expect("status").is_none(),
+        "the service keeps running"
+    );
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        stderr.contains("nothing was sent, trying again"),
+        "{stderr}"
+    );
+    assert_eq!(
+        technician(&master, "u50@acme.example").await["enabled"],
+        true
+    );
+
+    // Back, with a change: the service syncs it without being restarted.
+    slapd.resume();
+    slapd.modify(&format!(
+        "dn: {}\nchangetype: modify\nadd: displayName\ndisplayName: Ana Silva\n",
+        user_dn("u1")
+    ));
+    roster_tests::eventually(
+        Duration::from_secs(60),
+        "a run after the directory came back to rename u1",
+        || async {
+            let runs = sync_runs(&master).await;
+            runs.iter()
+                .skip(during.len())
+                .any(|r| r["status"] == "completed" && r["counts"]["updated"] == 1)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        technician(&master, "u1@acme.example").await["name"],
+        "Ana Silva"
+    );
+    for run in sync_runs(&master).await {
+        assert_eq!(run["counts"]["disabled"], 0, "nobody left: {run}");
+        assert_eq!(run["counts"]["failed"], 0, "{run}");
+    }
+}
+
+/// A dry run answers, row by row, the outcome each member would have, and
+/// writes nothing: created, updated, unchanged, disabled (a member who left)
+/// and failed (a new member without an email).
+async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
+    let world = World::start(mode, 1, &[]).await;
+    let master = world.admin("Acme", "master@acme.test", "master", &[]).await;
+    let support = master.group("Support", None).await;
+    // Ten members, so that two leaving stays under the safety valves.
+    let others: Vec<Value> = (1..=6)
+        .map(|i| member(&format!("x{i}"), &format!("x{i}@acme.test"), true))
+        .collect();
+    let mut known = vec![
+        member("a", "a@acme.test", true),
+        member("b", "b@acme.test", true),
+        member("c", "c@acme.test", true),
+        member("d", "d@acme.test", true),
+    ];
+    known.extend(others.iter().cloned());
+    let (first, _) = run_snapshot(&master, support, Value::Array(known)).await;
+    assert_eq!(first["counts"]["created"], 10, "{first}");
+    let mut changed = vec![
+        member("a", "a@acme.test", true),
+        json!({"external_id": "b", "name": "Bea Renamed", "email": "b@acme.test", "enabled": true}),
+        member("c", "c@acme.test", false),
+        member("e", "e@acme.test", true),
+        json!({"external_id": "f", "name": "No Mail", "email": "", "enabled": true}),
+    ];
+    changed.extend(others);
+    let changed = Value::Array(changed);
+    let before = master.get("/v1/technicians").await.json()["items"].clone();
+
+    let sent = master
+        .post(
+            &format!("/v1/sync/sources/ad%3Aseats/snapshots?group_id={support}&dry_run=true"),
+            changed.clone(),
+        )
+        .await;
+    assert_eq!(sent.status, 202, "{}", String::from_utf8_lossy(&sent.body));
+    let sent = sent.json();
+    assert_eq!(sent["dry_run"], true, "{sent}");
+    let id = sent["id"].as_str().unwrap().to_owned();
+    let done = master.wait_finished(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        counts(&done),
+        json!({"created": 1, "updated": 1, "unchanged": 7, "disabled": 2, "failed": 1})
+    );
+    let rows = master.all_rows(&id).await;
+    let got: Vec<(i64, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_i64().unwrap(),
+                r["email"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "a@acme.test", "unchanged"),
+            (2, "b@acme.test", "updated"),
+            (3, "c@acme.test", "disabled"),
+            (4, "e@acme.test", "created"),
+            (5, "", "failed"),
+            (6, "x1@acme.test", "unchanged"),
+            (7, "x2@acme.test", "unchanged"),
+            (8, "x3@acme.test", "unchanged"),
+            (9, "x4@acme.test", "unchanged"),
+            (10, "x5@acme.test", "unchanged"),
+            (11, "x6@acme.test", "unchanged"),
+            (12, "d@acme.test", "disabled"),
+        ],
+        "{rows:?}"
+    );
+    assert_eq!(rows[4]["errors"][0]["code"], "invalid_email", "{rows:?}");
+    let (sheet, _) = master.result_sheet(&id).await;
+    let results: Vec<&str> = sheet[1..]
+        .iter()
+        .map(|l| l.last().map(String::as_str).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        results[..4],
+        ["Unchanged", "Updated", "Disabled", "Success"],
+        "{sheet:?}"
+    );
+    assert_eq!(results[11], "Disabled", "{sheet:?}");
+
+    // Nothing was written.
+    let after = master.get("/v1/technicians").await.json()["items"].clone();
+    assert_eq!(before, after, "a dry run changes no technician");
+    assert_eq!(technician(&master, "e@acme.test").await, Value::Null);
+    // The real run afterwards does what the dry run said.
+    let (real, _) = run_snapshot(&master, support, changed).await;
+    assert_eq!(counts(&real), counts(&done));
+}
+
+#[tokio::test]
+async fn embedded_a_dry_run_reports_would_be_outcomes_per_row() {
+    a_dry_run_reports_would_be_outcomes_per_row(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn cluster_a_dry_run_reports_would_be_outcomes_per_row() {
+    a_dry_run_reports_would_be_outcomes_per_row(Mode::Cluster).await;
+}

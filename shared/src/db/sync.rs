@@ -59,9 +59,79 @@ pub struct SyncTarget {
 }
 
 /// A technician row as a decision needs it.
-type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>);
-const CURRENT: &str =
-    "SELECT id, name, email, enabled, group_id, sync_group_id, sync_source_id FROM technicians";
+type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>, i64);
+const CURRENT: &str = "SELECT id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license FROM technicians";
+
+/// The organization's seats left while a batch applies members (`None`:
+/// unlimited). A sync run takes seats as a file import does: a created member
+/// takes a standard seat, and a re-enabled technician that holds a mobile
+/// license takes a mobile seat again (a disabled one holds none); a member
+/// without its seat fails `license_unavailable` and nothing of it is written.
+struct SeatsLeft {
+    standard: Option<i64>,
+    mobile: Option<i64>,
+}
+
+impl SeatsLeft {
+    const UNLIMITED: Self = Self {
+        standard: None,
+        mobile: None,
+    };
+
+    /// Reads the seats left inside the batch's transaction, with the
+    /// organization's settings row locked when seats are limited, so batches
+    /// of concurrent runs and imports racing for the last seats never over-allocate.
+    async fn read(tx: &mut Tx<'_>, engine: super::Engine, org: OrgId) -> DbResult<Self> {
+        let (standard, mobile) = statements::seats(org).fetch_one(&mut **tx).await?;
+        if standard.is_none() && mobile.is_none() {
+            return Ok(Self::UNLIMITED);
+        }
+        let lock = match engine {
+            super::Engine::Postgres => " FOR UPDATE",
+            // SQLite has one writer: the transaction is serialized already.
+            super::Engine::Sqlite => "",
+        };
+        let (standard, mobile): (Option<i64>, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(
+            format!("SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{lock}"),
+        ))
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?;
+        let (used_standard, used_mobile): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
+             FROM technicians WHERE org_id = $1",
+        )
+        .bind(org)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(Self {
+            standard: standard.map(|s| s - used_standard),
+            mobile: mobile.map(|s| s - used_mobile),
+        })
+    }
+
+    /// Takes one seat of a license (`Standard License` or `Mobile License`), or
+    /// answers the member's failure when none is left.
+    fn take(&mut self, field: &str) -> Result<(), FieldError> {
+        let left = if field == "Mobile License" {
+            &mut self.mobile
+        } else {
+            &mut self.standard
+        };
+        match left {
+            Some(n) if *n < 1 => Err(FieldError::new(
+                field,
+                "license_unavailable",
+                format!("no seat left ({} of this license left)", (*n).max(0)),
+            )),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
 
 impl Db {
     /// The source named `key` of `org`, created on first use; its group follows the latest snapshot.
@@ -186,18 +256,20 @@ impl Db {
         if renewed != 1 {
             return Ok(None);
         }
+        // A dry run takes no seats, as a file's dry run checks none: its batches
+        // write nothing, so none could count what the one before would have taken.
+        let mut seats = if target.dry_run {
+            SeatsLeft::UNLIMITED
+        } else {
+            SeatsLeft::read(&mut tx, self.engine, target.org).await?
+        };
+        let mut linked = linked_of(&mut tx, target, members).await?;
         let mut outcomes = Vec::with_capacity(members.len());
         for m in members {
-            let linked: Option<Current> = sqlx::query_as(AssertSql::sql(
-                "WHERE org_id = $1 AND sync_source_id = $2 AND external_id = $3",
-            ))
-            .bind(target.org)
-            .bind(target.source)
-            .bind(&m.external_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let outcome = match linked {
-                Some(current) => update(&mut tx, target, m, current, false, now).await?,
+            let outcome = match linked.remove(&m.external_id) {
+                Some(current) => {
+                    update(&mut tx, target, &mut seats, m, current, false, now).await?
+                }
                 None if !m.in_directory => outcome(m, RowStatus::Skipped, None, vec![]),
                 None => {
                     let by_email: Option<Current> =
@@ -208,12 +280,12 @@ impl Db {
                             .await?;
                     match by_email {
                         Some(current) if current.6.is_none() && target.scope.allows(current.4) => {
-                            update(&mut tx, target, m, current, true, now).await?
+                            update(&mut tx, target, &mut seats, m, current, true, now).await?
                         }
                         Some(_) => {
                             outcome(m, RowStatus::Failed, None, vec![owned_elsewhere(&m.email)])
                         }
-                        None => create(&mut tx, lease, target, m, now).await?,
+                        None => create(&mut tx, lease, target, &mut seats, m, now).await?,
                     }
                 }
             };
@@ -230,6 +302,52 @@ impl Db {
         tx.commit().await?;
         Ok(Some(counts))
     }
+}
+
+/// The technicians the source provisioned for `members`, by external id, read
+/// in one statement inside the batch's transaction: a re-sync where nothing
+/// changed then reads once a batch, not once a member. Reading them up front
+/// decides as reading each in turn would: external ids are unique in a
+/// snapshot, so no member's write changes another member's technician.
+async fn linked_of(
+    tx: &mut Tx<'_>,
+    t: &SyncTarget,
+    members: &[SyncMember],
+) -> DbResult<std::collections::HashMap<String, Current>> {
+    let sql = format!(
+        "SELECT external_id, id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license \
+         FROM technicians WHERE org_id = $1 AND sync_source_id = $2 AND external_id IN ({})",
+        super::list_placeholders(3, members.len())
+    );
+    type Row = (
+        String,
+        i64,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
+    );
+    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
+        .bind(t.org)
+        .bind(t.source);
+    for m in members {
+        q = q.bind(&m.external_id);
+    }
+    Ok(q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(
+            |(x, id, name, email, enabled, group, sync_group, source, mobile)| {
+                (
+                    x,
+                    (id, name, email, enabled, group, sync_group, source, mobile),
+                )
+            },
+        )
+        .collect())
 }
 
 /// `CURRENT` with a condition.
@@ -271,12 +389,13 @@ fn owned_elsewhere(email: &str) -> FieldError {
 async fn update(
     tx: &mut Tx<'_>,
     t: &SyncTarget,
+    seats: &mut SeatsLeft,
     m: &SyncMember,
     current: Current,
     link: bool,
     now: i64,
 ) -> DbResult<RowOutcome> {
-    let (id, name, email, enabled, group_id, sync_group_id, _) = current;
+    let (id, name, email, enabled, group_id, sync_group_id, _, mobile) = current;
     let enabled = flag(enabled);
     let home = if link { Some(group_id) } else { sync_group_id };
     let moved = home != Some(group_id);
@@ -313,6 +432,13 @@ async fn update(
                 vec![FieldError::email_taken(&want_email)],
             ));
         }
+    }
+    if !enabled
+        && want_enabled
+        && flag(mobile)
+        && let Err(e) = seats.take("Mobile License")
+    {
+        return Ok(outcome(m, RowStatus::Failed, Some(id), vec![e]));
     }
     let status = if enabled && !want_enabled {
         RowStatus::Disabled
@@ -355,6 +481,7 @@ async fn create(
     tx: &mut Tx<'_>,
     lease: &Lease,
     t: &SyncTarget,
+    seats: &mut SeatsLeft,
     m: &SyncMember,
     now: i64,
 ) -> DbResult<RowOutcome> {
@@ -369,6 +496,9 @@ async fn create(
                 "the directory entry has no usable email (mail)",
             )],
         ));
+    }
+    if let Err(e) = seats.take("Standard License") {
+        return Ok(outcome(m, RowStatus::Failed, None, vec![e]));
     }
     if t.dry_run {
         return Ok(outcome(m, RowStatus::Created, None, vec![]));

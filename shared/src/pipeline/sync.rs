@@ -18,7 +18,8 @@ use std::io::Write;
 
 /// More disables than this in one run wait for approval.
 pub const MAX_DISABLES: usize = 500;
-/// Members per chunk.
+/// Members per chunk, unless `ROSTER_CHUNK_ROWS` says otherwise (a member
+/// hashes nothing, so the hash cost that sizes a file's chunks does not apply).
 const CHUNK_ROWS: usize = 2_000;
 /// Members per transaction.
 const BATCH_ROWS: usize = 250;
@@ -172,7 +173,8 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
         }
     }
     let mut chunks = Vec::new();
-    for (chunk_no, part) in rows.chunks(CHUNK_ROWS).enumerate() {
+    let chunk_rows = ctx.config.chunk_rows.unwrap_or(CHUNK_ROWS);
+    for (chunk_no, part) in rows.chunks(chunk_rows).enumerate() {
         let file = dir.path().join(format!("chunk-{chunk_no}.jsonl"));
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file).map_err(io)?);
         for record in part {
