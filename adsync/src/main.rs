@@ -98,7 +98,7 @@ async fn once(args: &Args) -> Result<bool, String> {
         snapshot.members.len()
     );
     let import = roster
-        .wait(&id)
+        .wait(&key, &id)
         .await
         .map_err(|e| format!("{e}; import {id} was sent, its outcome is unknown"))?;
     let status = import["status"].as_str().unwrap_or("unknown");

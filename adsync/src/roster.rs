@@ -66,9 +66,12 @@ impl Roster {
         answer(response).await
     }
 
-    /// Polls the import until it settles.
-    pub async fn wait(&self, id: &str) -> Result<Value, SendError> {
-        let url = format!("{}/v1/imports/{id}", self.base);
+    /// Polls the sync log (`GET /v1/sync/sources`, a route a service token
+    /// may read) until run `id` of source `key` settles; answers the run. A
+    /// source runs one snapshot at a time, so its last run is this one until
+    /// it settles; a later run in its place means this one settled unseen.
+    pub async fn wait(&self, key: &str, id: &str) -> Result<Value, SendError> {
+        let url = format!("{}/v1/sync/sources", self.base);
         let mut pause = Duration::from_millis(200);
         loop {
             let response = self
@@ -78,17 +81,32 @@ impl Roster {
                 .send()
                 .await
                 .map_err(|e| SendError::Http(e.without_url().to_string()))?;
-            let import = answer(response).await?;
-            if import["status"]
-                .as_str()
-                .is_some_and(|s| SETTLED.contains(&s))
-            {
-                return Ok(import);
+            let log = answer(response).await?;
+            let run = last_run(&log, key)
+                .ok_or_else(|| SendError::Http(format!("the sync log has no source '{key}'")))?;
+            if run["id"].as_str() != Some(id) {
+                return Err(SendError::Http(format!(
+                    "run {id} was followed by run {} before it was seen settled",
+                    run["id"]
+                )));
+            }
+            if run["status"].as_str().is_some_and(|s| SETTLED.contains(&s)) {
+                return Ok(run.clone());
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(5));
         }
     }
+}
+
+/// The last run of source `key` in a sync log.
+fn last_run<'a>(log: &'a Value, key: &str) -> Option<&'a Value> {
+    log["items"]
+        .as_array()?
+        .iter()
+        .find(|source| source["key"].as_str() == Some(key))
+        .map(|source| &source["last_run"])
+        .filter(|run| run.is_object())
 }
 
 async fn answer(response: reqwest::Response) -> Result<Value, SendError> {

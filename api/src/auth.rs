@@ -5,13 +5,13 @@
 //! PUT, DELETE) must carry the session's CSRF token in `X-CSRF-Token`; the
 //! cookie alone is not enough, whatever `SameSite` a browser honours.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
-use roster_shared::model::{Admin, Role, ServiceToken, SignedIn};
+use axum::http::{HeaderMap, Method};
+use roster_shared::model::{Admin, GroupId, Role, Scope, ServiceToken, SignedIn};
 use roster_shared::time::now_ms;
 
 /// The name of the session cookie.
@@ -117,6 +117,63 @@ impl FromRequestParts<AppState> for ServiceCaller {
     }
 }
 
+/// Who may send a directory snapshot or read the sync log: the directory's
+/// service token (what `roster-adsync` holds), or an administrator (a bearer
+/// token or the console's session) doing the same by hand.
+pub enum SyncCaller {
+    Admin(Admin),
+    Service(ServiceToken),
+}
+
+impl SyncCaller {
+    /// The administrator a snapshot is recorded as sent by, whose scope its
+    /// run has: the caller itself, or the master who created the service
+    /// token. A token whose creator is gone sends nothing (403).
+    pub async fn sender(&self, state: &AppState) -> Result<Admin, ApiError> {
+        match self {
+            SyncCaller::Admin(admin) => Ok(admin.clone()),
+            SyncCaller::Service(token) => {
+                let creator = match token.created_by {
+                    Some(id) => state.ctx.db.admin(token.org_id, id).await?,
+                    None => None,
+                };
+                creator.ok_or_else(|| {
+                    ApiError::forbidden(
+                        "the administrator who created this service token no longer exists; a master can create a new one",
+                    )
+                })
+            }
+        }
+    }
+
+    /// Whether the caller may sync into `group`: within the sender's scope
+    /// and, for a token that names a technician group, that group only.
+    pub fn allows(&self, sender_scope: &Scope, group: GroupId) -> bool {
+        let token_group = match self {
+            SyncCaller::Service(token) => token.group_id,
+            SyncCaller::Admin(_) => None,
+        };
+        sender_scope.allows(group) && token_group.is_none_or(|g| g == group)
+    }
+}
+
+impl FromRequestParts<AppState> for SyncCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(Ok(token)) = bearer(&parts.headers)
+            && let Some(service) = state.ctx.db.service_token(token).await?
+        {
+            return Ok(SyncCaller::Service(service));
+        }
+        let Caller(admin) = Caller::from_request_parts(parts, state).await?;
+        Ok(SyncCaller::Admin(admin))
+    }
+}
+
 /// A request authenticated by the session cookie, with its CSRF token checked
 /// for changes.
 pub struct Session {
@@ -150,8 +207,7 @@ impl FromRequestParts<AppState> for Session {
             let expected = signed_in.csrf_token.as_bytes();
             if !bool::from(subtle::ConstantTimeEq::ct_eq(sent, expected)) {
                 return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf",
+                    ErrorCode::Csrf,
                     "a change made with the session cookie needs the session's X-CSRF-Token header",
                 ));
             }

@@ -1,13 +1,11 @@
 //! The `roster-api` command line: `serve` (the default), `migrate`, `admin create`.
 
-use crate::state::AppState;
+use crate::server::Server;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use roster_shared::config::Config;
 use roster_shared::db::Db;
 use roster_shared::model::Role;
-use roster_shared::runtime::{Runtime, spawn_embedded_workers};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,7 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            prepare(&config)?;
+            crate::server::prepare(&config)?;
             Db::migrate(&config.database_url).await?;
             eprintln!("migrations applied");
             Ok(())
@@ -78,7 +76,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => {
-            prepare(&config)?;
+            crate::server::prepare(&config)?;
             Db::migrate(&config.database_url).await?;
             let role = Role::parse(&role).context("--role must be master or admin")?;
             let db = Db::connect(&config.database_url, 2).await?;
@@ -95,8 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let policy = db.settings(org_id).await?.password_policy;
                     crate::routes::admins::check_admin_password(&password, &policy, &email)
                         .map_err(|e| anyhow::anyhow!("the password is refused: {}", e.detail))?;
-                    let scheme = config.password_hash.clone();
-                    Some(tokio::task::spawn_blocking(move || scheme.hash(&password)).await?)
+                    Some(config.password_hash.hash_blocking(password).await?)
                 }
             };
             let (admin, token) = db
@@ -115,7 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let listen = config.listen;
             let server = Server::start(config, listen).await?;
-            shutdown_signal().await;
+            roster_shared::runtime::shutdown_signal().await;
             server.stop().await
         }
         Command::Demo { file } => crate::demo::run(config, &file).await,
@@ -131,112 +128,4 @@ fn read_password_stdin() -> anyhow::Result<roster_shared::password::Password> {
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     anyhow::ensure!(!password.is_empty(), "no password on standard input");
     Ok(roster_shared::password::Password::new(password))
-}
-
-fn prepare(config: &Config) -> anyhow::Result<()> {
-    if config.database_url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    }
-    Ok(())
-}
-
-/// A running API (and, in the embedded default, its workers).
-pub struct Server {
-    pub addr: std::net::SocketAddr,
-    pub runtime_ctx: roster_shared::pipeline::Context,
-    stop: CancellationToken,
-    http: tokio::task::JoinHandle<()>,
-    workers: Option<tokio::task::JoinSet<()>>,
-}
-
-impl Server {
-    /// Migrates, connects, starts the embedded workers if there is no Redis, and listens.
-    pub async fn start(config: Config, listen: std::net::SocketAddr) -> anyhow::Result<Self> {
-        prepare(&config)?;
-        Db::migrate(&config.database_url)
-            .await
-            .context("applying migrations")?;
-        let runtime = Runtime::connect(config, "api").await?;
-        let stop = runtime.ctx.shutdown.clone();
-        let workers = runtime.embedded.as_ref().map(|queue| {
-            tracing::info!(data_dir = %runtime.ctx.config.data_dir.display(), "embedded default: SQLite, a folder and in-process workers");
-            spawn_embedded_workers(&runtime.ctx, queue, EMBEDDED_LANES, stop.clone())
-        });
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding {listen}"))?;
-        let addr = listener.local_addr()?;
-        tracing::info!(listen = %addr, "roster-api listening");
-        let state = AppState::new(runtime.ctx.clone());
-        // Made now, so that the first sign-in with an unknown email is not the slow one.
-        let warm = state.clone();
-        tokio::spawn(async move { warm.dummy_password_hash().await.map(drop) });
-        let app = crate::app(state);
-        let limits = crate::connections::Limits {
-            request_timeout: runtime.ctx.config.request_timeout,
-            max_connections: runtime.ctx.config.max_connections,
-        };
-        let http = tokio::spawn(crate::connections::serve(
-            listener,
-            app,
-            limits,
-            stop.clone(),
-        ));
-        Ok(Self {
-            addr,
-            runtime_ctx: runtime.ctx,
-            stop,
-            http,
-            workers,
-        })
-    }
-
-    /// Stops taking requests and work; in-flight steps finish their batch or give
-    /// their work back (leases expire otherwise, and the work resumes at the next start).
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        tracing::info!("shutting down");
-        self.stop.cancel();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(20), async {
-            if let Some(workers) = self.workers.as_mut() {
-                while workers.join_next().await.is_some() {}
-            }
-        })
-        .await;
-        roster_shared::pipeline::finalizers_stopped(
-            &self.runtime_ctx,
-            std::time::Duration::from_secs(5),
-        )
-        .await;
-        let served = tokio::time::timeout(std::time::Duration::from_secs(10), self.http).await;
-        self.runtime_ctx.db.close().await;
-        match served {
-            Ok(result) => result.context("http server")?,
-            Err(_) => tracing::warn!("open connections did not close in time"),
-        }
-        Ok(())
-    }
-}
-
-/// Jobs the embedded default runs at once (each hashes on ROSTER_WORKER_CONCURRENCY threads).
-const EMBEDDED_LANES: usize = 2;
-
-/// SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

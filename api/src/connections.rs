@@ -9,7 +9,6 @@
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper::server::conn::http1;
@@ -126,8 +125,7 @@ async fn health_only(request: Request, next: Next) -> Response {
     match request.uri().path() {
         "/healthz" | "/readyz" => next.run(request).await,
         _ => crate::error::ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            crate::error::ErrorCode::Unavailable,
             "the server is at its connection limit; try again",
         )
         .into_response(),

@@ -3,7 +3,7 @@
 //! does what a user does with curl: creates an administrator and a group,
 //! uploads a file, polls the import and downloads the result spreadsheet.
 
-use crate::cli::Server;
+use crate::server::Server;
 use anyhow::{Context as _, bail};
 use roster_shared::config::Config;
 use roster_shared::model::Role;

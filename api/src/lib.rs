@@ -12,6 +12,7 @@ pub mod paging;
 pub mod progress;
 pub mod routes;
 pub mod scim;
+pub mod server;
 pub mod state;
 pub mod strict;
 

@@ -143,6 +143,17 @@ impl HashScheme {
             .expect("argon2id accepts any password under 4 GiB with parsed costs")
     }
 
+    /// [`HashScheme::hash`] on tokio's blocking pool: how a request handler
+    /// hashes one password without holding up the async threads. Fails only
+    /// when the blocking task panicked or the runtime is shutting down.
+    pub async fn hash_blocking(
+        &self,
+        password: Password,
+    ) -> Result<String, tokio::task::JoinError> {
+        let scheme = self.clone();
+        tokio::task::spawn_blocking(move || scheme.hash(&password)).await
+    }
+
     /// Like [`HashScheme::hash`], but works in `memory`, which is grown to the
     /// scheme's memory cost once and reused by later calls. A hashing thread that
     /// keeps its own `memory` allocates nothing per password: allocating and

@@ -9,11 +9,19 @@ use crate::storage::{FolderStore, ObjectStore, S3Store};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// A connected process: the pipeline context and whichever queue adapter it uses.
+/// A connected process: the pipeline context and the queue it was given.
 pub struct Runtime {
     pub ctx: Context,
-    pub embedded: Option<EmbeddedQueue>,
-    pub redis: Option<RedisQueue>,
+    pub mode: Mode,
+}
+
+/// Which of Roster's two shapes a process runs in, by its queue.
+pub enum Mode {
+    /// The embedded default: no Redis; `roster-api serve` runs the workers
+    /// itself, over this in-process queue.
+    Embedded(EmbeddedQueue),
+    /// A cluster: `roster-worker` processes consume this Redis queue.
+    Cluster(RedisQueue),
 }
 
 /// Why a process could not start.
@@ -39,14 +47,14 @@ impl Runtime {
             Some(s3) => Arc::new(S3Store::new(s3)),
             None => Arc::new(FolderStore::new(config.data_dir.join("objects"))),
         };
-        let (queue, embedded, redis): (Arc<dyn Queue>, _, _) = match &config.redis_url {
+        let (queue, mode): (Arc<dyn Queue>, _) = match &config.redis_url {
             Some(url) => {
                 let q = RedisQueue::connect(url, &config.queue_name).await?;
-                (Arc::new(q.clone()), None, Some(q))
+                (Arc::new(q.clone()), Mode::Cluster(q))
             }
             None => {
                 let q = EmbeddedQueue::new();
-                (Arc::new(q.clone()), Some(q), None)
+                (Arc::new(q.clone()), Mode::Embedded(q))
             }
         };
         let scratch = if uses_data_dir {
@@ -69,11 +77,7 @@ impl Runtime {
             finalizers: Arc::new(tokio::sync::Semaphore::new(pipeline::FINALIZERS)),
             shutdown: CancellationToken::new(),
         };
-        Ok(Self {
-            ctx,
-            embedded,
-            redis,
-        })
+        Ok(Self { ctx, mode })
     }
 }
 
@@ -111,4 +115,27 @@ pub fn spawn_embedded_workers(
         pipeline::run_reconciler(ctx, stop).await
     });
     set
+}
+
+/// Resolves at SIGTERM or Ctrl-C: when a process (API or worker) starts its
+/// graceful shutdown.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }

@@ -396,7 +396,7 @@ async fn readiness_follows_the_object_store() {
     world.stop_s3();
     let ready = api.get("/readyz").await;
     assert_eq!(ready.status, 503);
-    assert_eq!(ready.json()["code"], "not_ready");
+    assert_eq!(ready.json()["code"], "unavailable");
     assert_eq!(api.get("/healthz").await.status, 200);
 }
 

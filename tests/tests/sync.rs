@@ -1,8 +1,10 @@
 //! Directory synchronization end to end (API.md v1.1, "Directory
 //! synchronization"): a real OpenLDAP (`tests/src/ldap.rs`, a size limit of 50
 //! and a group of 100 members, so only paged searches see it whole), the real
-//! `roster-adsync` binary, and the real Roster. The token is a master's until
-//! service tokens exist (branch `scim`).
+//! `roster-adsync` binary, and the real Roster. `roster-adsync` holds a
+//! service token (`POST /v1/sync/tokens`) in the first scenario, as the
+//! contract has it, and an administrator's token elsewhere (sending a snapshot
+//! by hand).
 
 use roster_tests::client::Client;
 use roster_tests::ldap::{self, GROUP_DN, READER_DN, READER_PASSWORD, SIZE_LIMIT, Slapd, user_dn};
@@ -100,7 +102,15 @@ async fn a_group_follows_the_directory(mode: Mode) {
     let master = world.admin("Acme", "master@acme.test", "master", &[]).await;
     let support = master.group("Support", None).await;
     let tier2 = master.group("Tier 2", None).await;
-    let (url, token) = (slapd.url(), master.token.clone());
+    let created = master
+        .post(
+            "/v1/sync/tokens",
+            json!({"name": "AD connector", "group_id": support}),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let token = created.json()["token"].as_str().unwrap().to_owned();
+    let url = slapd.url();
 
     // First provisioning: every member, though the server gives 50 per plain search.
     let first = adsync(
@@ -251,6 +261,25 @@ async fn a_group_follows_the_directory(mode: Mode) {
     );
     assert_eq!(source["last_run"]["id"], run["id"]);
     assert_eq!(source["last_error"], Value::Null);
+    assert!(
+        third.stdout.contains("completed: counts"),
+        "roster-adsync read its run's counts through the sync log: {}",
+        third.stdout
+    );
+
+    // The service token reads the sync log too, but not as an administrator,
+    // and sends into its own group only.
+    let service = master.with_token(&token);
+    assert_eq!(service.get("/v1/sync/sources").await.json(), sources);
+    assert_eq!(service.get("/v1/technicians").await.status, 403);
+    let elsewhere = service
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/sync/sources/manual/snapshots?group_id={tier2}"),
+            Some(json!([])),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 403);
 }
 
 #[tokio::test]

@@ -4,13 +4,12 @@
 //! the reconciler; on SIGTERM stops taking work, gives its current chunk back
 //! between two batches, and exits 0.
 
-use anyhow::Context as _;
 use apalis::layers::WorkerBuilderExt;
 use apalis::prelude::*;
 use roster_shared::config::Config;
 use roster_shared::pipeline::{self, Context};
 use roster_shared::queue::Job;
-use roster_shared::runtime::Runtime;
+use roster_shared::runtime::{Mode, Runtime};
 use std::time::Duration;
 
 /// One step at a time in this process (see [`handle`]).
@@ -52,16 +51,18 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let runtime = Runtime::connect(config, "worker").await?;
-    let redis = runtime
-        .redis
-        .context("roster-worker needs ROSTER_REDIS_URL (without it, `roster-api serve` runs the workers itself)")?;
+    let Mode::Cluster(redis) = runtime.mode else {
+        anyhow::bail!(
+            "roster-worker needs ROSTER_REDIS_URL (without it, `roster-api serve` runs the workers itself)"
+        );
+    };
     let ctx = runtime.ctx;
     tracing::info!(worker.id = %ctx.worker_id, concurrency = ctx.config.worker_concurrency, "roster-worker started");
 
     let reconciler = tokio::spawn(pipeline::run_reconciler(ctx.clone(), ctx.shutdown.clone()));
     let shutdown = ctx.shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        roster_shared::runtime::shutdown_signal().await;
         tracing::info!("stopping: no new work; the current chunk is given back at its next batch");
         shutdown.cancel();
     });
@@ -108,22 +109,4 @@ async fn run() -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(5), reconciler).await;
     ctx.db.close().await;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

@@ -1,7 +1,7 @@
 //! `/v1/admins`, `/v1/settings`, `/v1/licenses`: the organization's administration.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{ApiError, ApiResult, ErrorCode, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -53,13 +53,8 @@ pub(crate) fn check_admin_password(
         min_length: policy.min_length.max(0) as usize,
         min_strength: policy.min_strength.clamp(0, 4) as u8,
     };
-    check_password(text, &rules, ["", "", email]).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "weak_password",
-            format!("password: {}", e.message),
-        )
-    })
+    check_password(text, &rules, ["", "", email])
+        .map_err(|e| ApiError::new(ErrorCode::WeakPassword, format!("password: {}", e.message)))
 }
 
 async fn create_admin(
@@ -88,12 +83,8 @@ async fn create_admin(
         Some(password) => {
             let policy = db.settings(org).await?.password_policy;
             check_admin_password(&password, &policy, email)?;
-            let scheme = state.ctx.config.password_hash.clone();
-            Some(
-                tokio::task::spawn_blocking(move || scheme.hash(&password))
-                    .await
-                    .map_err(ApiError::internal)?,
-            )
+            let hash = state.ctx.config.password_hash.hash_blocking(password);
+            Some(hash.await.map_err(ApiError::internal)?)
         }
     };
     let created = db
@@ -104,8 +95,7 @@ async fn create_admin(
         // Emails are unique across the service: signing in names no organization.
         Err(e @ DbError::Sqlx(_)) if e.is_unique_violation() => {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 format!("'{email}' is an administrator already"),
             ));
         }
@@ -175,11 +165,8 @@ async fn update_settings(
                 e.detail = format!("sync_default_{}", e.detail);
                 e
             })?;
-            let scheme = state.ctx.config.password_hash.clone();
-            let hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
-                .await
-                .map_err(ApiError::internal)?;
-            Some(Some(hash))
+            let hash = state.ctx.config.password_hash.hash_blocking(password);
+            Some(Some(hash.await.map_err(ApiError::internal)?))
         }
         Some(_) => {
             return Err(ApiError::invalid(

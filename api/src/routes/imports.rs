@@ -3,7 +3,7 @@
 use super::upload::{FIELD_BYTES, Spooled, attachment, check_declared, check_length, check_text};
 use super::upload::{field_text, file_name, idempotency_key, spool};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::error::{Path, Query};
 use crate::paging::{Page, Paged};
 use crate::progress::Progress;
@@ -280,15 +280,13 @@ async fn create_import(
         Some(text) => {
             let id: i64 = text.parse().map_err(|_| {
                 ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_group",
+                    ErrorCode::UnknownGroup,
                     format!("group '{text}' does not exist"),
                 )
             })?;
             if ctx.db.get_group(org, id).await?.is_none() {
                 return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_group",
+                    ErrorCode::UnknownGroup,
                     format!("group {id} does not exist"),
                 ));
             }
@@ -361,8 +359,7 @@ async fn create_import(
 fn repeated(caller: &Caller, import: &ImportRecord) -> ApiResult<Response> {
     if caller.own_imports().is_some_and(|me| me != import.admin_id) {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key_used",
+            ErrorCode::IdempotencyKeyUsed,
             "this Idempotency-Key already names another administrator's import; send a new key",
         ));
     }
@@ -465,8 +462,7 @@ async fn get_result(
     let import = find(&state, &caller, &id).await?;
     if !import.has_result {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_ready",
+            ErrorCode::NotReady,
             format!(
                 "the import is {}; its result exists once it has finished",
                 import.status.as_str()
@@ -504,8 +500,7 @@ async fn cancel_import(
     let import = find(&state, &caller, &id).await?;
     if import.status.is_finished() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_finished",
+            ErrorCode::AlreadyFinished,
             format!("the import is {} already", import.status.as_str()),
         ));
     }

@@ -1,7 +1,7 @@
 //! Operations: liveness, readiness, metrics, the OpenAPI description and the
 //! example import files.
 
-use crate::error::Path;
+use crate::error::{ErrorCode, Path};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -40,8 +40,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
             .into_response()
     } else {
         tracing::warn!(%checks, "not ready");
-        let body = json!({"type": "https://roster.dev/problems/not_ready", "title": "Service Unavailable",
-                          "status": 503, "detail": "a dependency is unreachable", "code": "not_ready", "checks": checks});
+        let code = ErrorCode::Unavailable;
+        let body = json!({"type": format!("https://roster.dev/problems/{code}"), "title": "Service Unavailable",
+                          "status": code.status().as_u16(), "detail": "a dependency is unreachable", "code": code.as_str(), "checks": checks});
         (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::CONTENT_TYPE, "application/problem+json")],

@@ -7,7 +7,7 @@
 //! email in the database, so every API instance throttles alike.
 
 use crate::auth::{SESSION_COOKIE, Session};
-use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{ApiError, ApiResult, ErrorCode, JsonBody};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -47,8 +47,7 @@ fn password<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Password, D::Error
 
 fn invalid_credentials() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        ErrorCode::InvalidCredentials,
         "the email or the password is wrong",
     )
 }
@@ -67,8 +66,7 @@ async fn create_session(
         let wait_ms = nth.unwrap_or(now) + FAILURE_WINDOW_MS - now;
         let retry_after = (wait_ms.max(0) + 999) / 1000;
         let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many failed sign-ins for this email; try again later",
         )
         .into_response();

@@ -5,8 +5,8 @@
 
 use super::imports::{ImportOut, find};
 use super::upload::{check_length, spool};
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Path, Query};
+use crate::auth::{Caller, SyncCaller};
+use crate::error::{ApiError, ApiResult, ErrorCode, Path, Query};
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -40,14 +40,15 @@ pub struct SnapshotQuery {
 
 async fn post_snapshot(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: SyncCaller,
     Path(key): Path<String>,
     Query(query): Query<SnapshotQuery>,
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
     let ctx = &state.ctx;
-    let org = caller.0.org_id;
+    let sender = caller.sender(&state).await?;
+    let org = sender.org_id;
     if key.trim().is_empty()
         || key.chars().count() > MAX_KEY_CHARS
         || key.chars().any(char::is_control)
@@ -59,15 +60,13 @@ async fn post_snapshot(
     let text = query.group_id.as_deref().map(str::trim).unwrap_or("");
     let unknown = || {
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_group",
+            ErrorCode::UnknownGroup,
             format!("group '{text}' does not exist"),
         )
     };
     if text.is_empty() {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "group_required",
+            ErrorCode::GroupRequired,
             "group_id is required",
         ));
     }
@@ -75,7 +74,7 @@ async fn post_snapshot(
     if ctx.db.get_group(org, group_id).await?.is_none() {
         return Err(unknown());
     }
-    if !ctx.db.scope(&caller.0).await?.allows(group_id) {
+    if !caller.allows(&ctx.db.scope(&sender).await?, group_id) {
         return Err(ApiError::forbidden(format!(
             "you may not add technicians to group {group_id}"
         )));
@@ -92,8 +91,7 @@ async fn post_snapshot(
     let spooled = spool(request.into_body().into_data_stream(), dir.path(), limit).await?;
     if spooled.format != Format::Json {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_format",
+            ErrorCode::UnsupportedFormat,
             "a snapshot is a JSON array of {external_id, name, email, enabled}",
         ));
     }
@@ -104,7 +102,7 @@ async fn post_snapshot(
     let new = NewImport {
         id: id.clone(),
         org_id: org,
-        admin_id: caller.0.id,
+        admin_id: sender.id,
         file_name: key.clone(),
         format: Format::Json,
         group_id: Some(group_id),
@@ -121,8 +119,7 @@ async fn post_snapshot(
             let _ = ctx.store.delete(&object).await;
             if e.is_unique_violation() {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "sync_in_progress",
+                    ErrorCode::SyncInProgress,
                     format!(
                         "a snapshot of source '{key}' is queued, running or waiting for approval; try again once it has finished"
                     ),
@@ -153,8 +150,7 @@ pub async fn approve_import(
         .await?
     {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_awaiting_approval",
+            ErrorCode::NotAwaitingApproval,
             format!(
                 "the import is {}; only one that needs approval can be approved",
                 import.status.as_str()
@@ -174,12 +170,18 @@ pub async fn approve_import(
 }
 
 /// `GET /v1/sync/sources`: each source, its group, member count, last run (with
-/// its counts) and last error.
-async fn list_sources(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// its counts) and last error; only the sources whose group the caller may
+/// sync into (all of them for a master).
+async fn list_sources(State(state): State<AppState>, caller: SyncCaller) -> ApiResult<Json<Value>> {
     let db = &state.ctx.db;
-    let org = caller.0.org_id;
+    let sender = caller.sender(&state).await?;
+    let org = sender.org_id;
+    let scope = db.scope(&sender).await?;
     let mut items = Vec::new();
     for s in db.list_sync_sources(org).await? {
+        if !caller.allows(&scope, s.group_id) {
+            continue;
+        }
         let last = match &s.last_import {
             Some(id) => db.get_import(org, id, None).await?,
             None => None,

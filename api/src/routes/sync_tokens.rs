@@ -3,7 +3,7 @@
 //! answer that creates it, and kept hashed; revoking one takes effect at once.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, JsonBody, Path};
+use crate::error::{ApiError, ApiResult, ErrorCode, JsonBody, Path};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,8 +47,7 @@ async fn create_sync_token(
         && db.get_group(org, group).await?.is_none()
     {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_group",
+            ErrorCode::UnknownGroup,
             format!("group {group} does not exist"),
         ));
     }

@@ -4,7 +4,7 @@
 //! hashed here; the hash never leaves the database.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{ApiError, ApiResult, ErrorCode, JsonBody};
 use crate::error::{Path, Query};
 use crate::paging::{Page, Paged};
 use crate::state::AppState;
@@ -183,8 +183,7 @@ async fn update_technician(
     if let Some(group) = changes.group_id {
         if db.get_group(org, group).await?.is_none() {
             return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_group",
+                ErrorCode::UnknownGroup,
                 format!("group {group} does not exist"),
             ));
         }
@@ -206,11 +205,8 @@ async fn update_technician(
             &settings.password_policy,
             [name, nickname.unwrap_or(""), &tech.email],
         )?;
-        let scheme = state.ctx.config.password_hash.clone();
-        let hash = tokio::task::spawn_blocking(move || scheme.hash(&password))
-            .await
-            .map_err(ApiError::internal)?;
-        changes.password_hash = Some(hash);
+        let hash = state.ctx.config.password_hash.hash_blocking(password);
+        changes.password_hash = Some(hash.await.map_err(ApiError::internal)?);
         changes.must_change_password = Some(settings.force_password_change);
     }
     match db.update_technician(org, id, &changes).await? {
@@ -218,13 +214,11 @@ async fn update_technician(
         TechnicianUpdate::Missing => Err(ApiError::not_found()),
         // This route changes no email; a change that does answers as a creation would.
         TechnicianUpdate::EmailTaken => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "email_taken",
+            ErrorCode::EmailTaken,
             "the email is another technician's",
         )),
         TechnicianUpdate::NoSeat { license, seats } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "license_unavailable",
+            ErrorCode::LicenseUnavailable,
             format!("all {seats} {} license seats are in use", license.as_str()),
         )),
     }
@@ -246,13 +240,8 @@ fn check_new_password(
         min_length: policy.min_length.max(0) as usize,
         min_strength: policy.min_strength.clamp(0, 4) as u8,
     };
-    check_password(text, &rules, about).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "weak_password",
-            format!("password: {}", e.message),
-        )
-    })
+    check_password(text, &rules, about)
+        .map_err(|e| ApiError::new(ErrorCode::WeakPassword, format!("password: {}", e.message)))
 }
 
 /// `POST /v1/technicians` (Rescue's "Create technician"): the fields of an
@@ -356,9 +345,11 @@ async fn create_technician(
     if db.get_group(org, t.group_id).await?.is_none() {
         let message = format!("group {} does not exist", t.group_id);
         return Err(
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_group", &message).with_errors(
-                vec![FieldError::new("Tech Group ID", "unknown_group", message)],
-            ),
+            ApiError::new(ErrorCode::UnknownGroup, &message).with_errors(vec![FieldError::new(
+                "Tech Group ID",
+                "unknown_group",
+                message,
+            )]),
         );
     }
     if !db.scope(&caller.0).await?.allows(t.group_id) {
@@ -369,12 +360,10 @@ async fn create_technician(
     }
     let (credential, mut write) = TechnicianWrite::from_valid(0, t, settings.force_password_change);
     write.password_hash = match credential {
-        Credential::Plain(password) => {
-            let scheme = state.ctx.config.password_hash.clone();
-            tokio::task::spawn_blocking(move || scheme.hash(&password))
-                .await
-                .map_err(ApiError::internal)?
-        }
+        Credential::Plain(password) => (state.ctx.config.password_hash)
+            .hash_blocking(password)
+            .await
+            .map_err(ApiError::internal)?,
         // The API's layout has no Password Hash column; kept for completeness.
         Credential::Hashed(hash) => hash.into_string(),
     };
@@ -382,14 +371,11 @@ async fn create_technician(
         TechnicianCreate::Created(tech) => Ok((StatusCode::CREATED, Json(*tech))),
         TechnicianCreate::EmailTaken => {
             let error = FieldError::email_taken(&write.email);
-            Err(
-                ApiError::new(StatusCode::CONFLICT, "email_taken", error.message.clone())
-                    .with_errors(vec![error]),
-            )
+            Err(ApiError::new(ErrorCode::EmailTaken, error.message.clone())
+                .with_errors(vec![error]))
         }
         TechnicianCreate::NoSeat { license, seats } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "license_unavailable",
+            ErrorCode::LicenseUnavailable,
             format!("all {seats} {} license seats are in use", license.as_str()),
         )),
     }

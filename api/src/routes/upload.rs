@@ -7,7 +7,7 @@
 //! names a kind of file that can never be an import: see [`check_declared`]
 //! and docs/api.md, "Roster notes".
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use axum::extract::multipart::Field;
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
@@ -57,11 +57,7 @@ where
     let format = match format {
         Some(f) => f,
         None if prefix.is_empty() => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "empty_file",
-                "the upload is empty",
-            ));
+            return Err(ApiError::new(ErrorCode::EmptyFile, "the upload is empty"));
         }
         None => sniff(&prefix)?,
     };
@@ -121,9 +117,8 @@ pub fn check_length(headers: &HeaderMap, limit: u64, multipart: bool) -> Result<
 /// and at most `max` characters.
 pub fn check_text(what: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().any(char::is_control) {
-        return Err(ApiError::new(
+        return Err(ApiError::unparsable(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
             format!("{what} holds a control character"),
         ));
     }
@@ -141,17 +136,15 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
         return Ok(None);
     };
     let key = value.to_str().map_err(|_| {
-        ApiError::new(
+        ApiError::unparsable(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
             "Idempotency-Key must be printable ASCII text",
         )
     })?;
     check_text("Idempotency-Key", key, IDEMPOTENCY_KEY_CHARS)?;
     if key.trim().is_empty() {
-        return Err(ApiError::new(
+        return Err(ApiError::unparsable(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
             "Idempotency-Key is empty",
         ));
     }
@@ -183,9 +176,8 @@ pub async fn field_text(mut field: Field<'_>, name: &str) -> Result<String, ApiE
         bytes.extend_from_slice(&piece);
     }
     let text = String::from_utf8(bytes).map_err(|_| {
-        ApiError::new(
+        ApiError::unparsable(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
             format!("form field '{name}' is not UTF-8 text"),
         )
     })?;
@@ -266,16 +258,14 @@ fn sniff(prefix: &[u8]) -> Result<Format, ApiError> {
 
 fn unsupported(detail: &str) -> ApiError {
     ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_format",
+        ErrorCode::UnsupportedFormat,
         format!("{detail}; upload CSV, JSON or xlsx"),
     )
 }
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("the upload is larger than the limit of {limit} bytes"),
     )
 }

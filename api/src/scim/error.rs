@@ -3,7 +3,7 @@
 //! content type `application/scim+json`. Every failure under `/scim/v2`,
 //! authorization included, answers in this form; 5xx bodies stay generic.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -50,7 +50,7 @@ impl ScimError {
 impl From<ApiError> for ScimError {
     fn from(e: ApiError) -> Self {
         let scim_type = match (e.status, e.code) {
-            (StatusCode::CONFLICT, "email_taken") => Some("uniqueness"),
+            (_, ErrorCode::EmailTaken) => Some("uniqueness"),
             (StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY, _) => Some("invalidValue"),
             _ => None,
         };

@@ -120,8 +120,11 @@ async fn hash(state: &AppState, credential: Credential) -> ScimResult<String> {
         // SCIM carries no Password Hash; kept for completeness.
         Credential::Hashed(hash) => return Ok(hash.into_string()),
     };
-    let scheme = state.ctx.config.password_hash.clone();
-    tokio::task::spawn_blocking(move || scheme.hash(&password))
+    state
+        .ctx
+        .config
+        .password_hash
+        .hash_blocking(password)
         .await
         .map_err(|e| ApiError::internal(e).into())
 }

@@ -13,14 +13,15 @@ pub fn new_service_token() -> String {
     format!("rss_{}", &super::new_token()[4..])
 }
 
-type TokenRow = (i64, i64, String, Option<i64>, i64);
+type TokenRow = (i64, i64, String, Option<i64>, Option<i64>, i64);
 
-fn from_row((id, org_id, name, group_id, created_at): TokenRow) -> ServiceToken {
+fn from_row((id, org_id, name, group_id, created_by, created_at): TokenRow) -> ServiceToken {
     ServiceToken {
         id,
         org_id,
         name,
         group_id,
+        created_by,
         created_at: rfc3339(created_at),
     }
 }
@@ -49,13 +50,16 @@ impl Db {
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
-        Ok((from_row((id, org, name.to_owned(), group_id, now)), token))
+        Ok((
+            from_row((id, org, name.to_owned(), group_id, Some(created_by), now)),
+            token,
+        ))
     }
 
     /// The live service tokens of `org`, oldest first.
     pub async fn list_service_tokens(&self, org: OrgId) -> DbResult<Vec<ServiceToken>> {
         let rows: Vec<TokenRow> = sqlx::query_as(
-            "SELECT id, org_id, name, group_id, created_at FROM service_tokens \
+            "SELECT id, org_id, name, group_id, created_by, created_at FROM service_tokens \
              WHERE org_id = $1 AND revoked_at IS NULL ORDER BY id",
         )
         .bind(org)
@@ -81,8 +85,8 @@ impl Db {
     /// The live service token a bearer token is, if it is one.
     pub async fn service_token(&self, token: &str) -> DbResult<Option<ServiceToken>> {
         let hash = token_hash(token);
-        let row: Option<(i64, i64, String, Option<i64>, i64, String)> = sqlx::query_as(
-            "SELECT id, org_id, name, group_id, created_at, token_hash FROM service_tokens \
+        let row: Option<(i64, i64, String, Option<i64>, Option<i64>, i64, String)> = sqlx::query_as(
+            "SELECT id, org_id, name, group_id, created_by, created_at, token_hash FROM service_tokens \
              WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(&hash)
@@ -92,11 +96,13 @@ impl Db {
         Ok(row
             .filter(|row| {
                 bool::from(subtle::ConstantTimeEq::ct_eq(
-                    row.5.as_bytes(),
+                    row.6.as_bytes(),
                     hash.as_bytes(),
                 ))
             })
-            .map(|(id, org, name, group, created, _)| from_row((id, org, name, group, created))))
+            .map(|(id, org, name, group, by, created, _)| {
+                from_row((id, org, name, group, by, created))
+            }))
     }
 
     /// Sets (a PHC hash) or clears (`None`) the organization's sync default password.

@@ -2,7 +2,7 @@
 //! sync and SCIM routes of one organization and nothing else; a token that
 //! names a technician group authorizes SCIM for that group.
 
-use super::{GroupId, OrgId};
+use super::{AdminId, GroupId, OrgId};
 use serde::Serialize;
 
 /// A live (not revoked) service token, as its owner sees it: never the token
@@ -15,6 +15,11 @@ pub struct ServiceToken {
     pub name: String,
     /// The technician group a SCIM client with this token provisions into.
     pub group_id: Option<GroupId>,
+    /// The master who created it: a snapshot sent with the token is recorded
+    /// as sent by this administrator, and runs with its scope. `None` once
+    /// that administrator is gone (the token then sends nothing).
+    #[serde(skip)]
+    pub created_by: Option<AdminId>,
     pub created_at: String,
 }
 

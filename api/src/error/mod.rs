@@ -12,11 +12,14 @@ use roster_shared::storage::StorageError;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+mod code;
+pub use code::ErrorCode;
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
     /// Every problem of a request's fields, as a row outcome lists them.
     pub errors: Vec<FieldError>,
@@ -28,9 +31,10 @@ pub struct ApiError {
 pub const RETRY_AFTER_SECS: u64 = 5;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    /// An answer with `code` and the code's status.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             detail: detail.into(),
             errors: Vec::new(),
@@ -38,11 +42,20 @@ impl ApiError {
         }
     }
 
+    /// `invalid_request` with another status than 422: a body or query that
+    /// cannot be parsed at all (400), a JSON body not declared as JSON (415).
+    pub fn unparsable(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            ..Self::new(ErrorCode::InvalidRequest, detail)
+        }
+    }
+
     /// Too many requests of this kind at once (429 `rate_limited`): try again in `seconds`.
     pub fn rate_limited(detail: impl Into<String>, seconds: u64) -> Self {
         Self {
             retry_after: Some(seconds),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+            ..Self::new(ErrorCode::RateLimited, detail)
         }
     }
 
@@ -53,30 +66,35 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        )
+        Self::new(ErrorCode::Unauthorized, "a valid bearer token is required")
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+        Self::new(ErrorCode::Forbidden, detail)
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        Self::new(ErrorCode::NotFound, "no such resource")
     }
 
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", detail)
+        Self::new(ErrorCode::InvalidRequest, detail)
     }
 
-    pub fn internal(error: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %error, "internal error");
+    /// A fault on the server's side: 500 with a generic detail; the error and
+    /// each of its causes go to the log.
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let error = error.into();
+        let mut chain = error.to_string();
+        let mut cause = error.source();
+        while let Some(e) = cause {
+            chain.push_str(": ");
+            chain.push_str(&e.to_string());
+            cause = e.source();
+        }
+        tracing::error!(error = %chain, "internal error");
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "something went wrong on our side; it has been logged",
         )
     }
@@ -87,8 +105,7 @@ impl From<DbError> for ApiError {
         if e.is_transient() {
             tracing::warn!(error = %e, "database unavailable");
             return Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                ErrorCode::Unavailable,
                 "the database is unavailable; try again",
             );
         }
@@ -100,8 +117,7 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         tracing::warn!(error = %e, "object store failure");
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "the object store is unavailable; try again",
         )
     }
@@ -110,11 +126,11 @@ impl From<StorageError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({
-            "type": format!("https://roster.dev/problems/{}", self.code),
+            "type": format!("https://roster.dev/problems/{}", self.code.as_str()),
             "title": self.status.canonical_reason().unwrap_or("Error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
-            "code": self.code,
+            "code": self.code.as_str(),
         });
         if !self.errors.is_empty() {
             body["errors"] = json!(self.errors);
@@ -163,21 +179,18 @@ where
                 v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
             });
         if !json {
-            return Err(ApiError::new(
+            return Err(ApiError::unparsable(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "invalid_request",
                 "expected a body with content type application/json",
             ));
         }
         let body = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| {
-                ApiError::new(rejection.status(), "invalid_request", rejection.body_text())
-            })?;
+            .map_err(|rejection| ApiError::unparsable(rejection.status(), rejection.body_text()))?;
         crate::strict::from_slice(&body)
             .map(Self)
             .map_err(|(syntax, message)| match syntax {
-                true => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message),
+                true => ApiError::unparsable(StatusCode::BAD_REQUEST, message),
                 false => ApiError::invalid(message),
             })
     }
@@ -195,18 +208,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        crate::strict::check_query(parts.uri.query().unwrap_or_default()).map_err(|message| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
-        })?;
+        crate::strict::check_query(parts.uri.query().unwrap_or_default())
+            .map_err(|message| ApiError::unparsable(StatusCode::BAD_REQUEST, message))?;
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
             .map_err(|rejection| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    rejection.body_text(),
-                )
+                ApiError::unparsable(StatusCode::BAD_REQUEST, rejection.body_text())
             })
     }
 }
