@@ -406,7 +406,8 @@ async fn settings(b: &Browser, master: &Client) {
         .click()
         .await
         .expect("click");
-    b.wait_text("//form//*[@role='status' and not(ancestor::form//button[normalize-space(.)='Save changes'])]", "is set")
+    // "No default password is set." says "is set" too: wait for the answer.
+    b.wait_text("//form//*[@role='status' and not(ancestor::form//button[normalize-space(.)='Save changes'])]", "A default password is set")
         .await;
     let now = master.get("/v1/settings").await.json();
     assert_eq!(now["sync_default_password_set"], true, "{now}");
