@@ -76,6 +76,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => {
+            let email = roster_shared::validate::check_email(&email)
+                .map_err(|e| anyhow::anyhow!("--email: {}", e.message))?
+                .to_owned();
             crate::server::prepare(&config)?;
             Db::migrate(&config.database_url).await?;
             let role = Role::parse(&role).context("--role must be master or admin")?;

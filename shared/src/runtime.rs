@@ -21,7 +21,7 @@ pub enum Mode {
     /// itself, over this in-process queue.
     Embedded(EmbeddedQueue),
     /// A cluster: `roster-worker` processes consume this Redis queue.
-    Cluster(RedisQueue),
+    Cluster(Box<RedisQueue>),
 }
 
 /// Why a process could not start.
@@ -50,7 +50,7 @@ impl Runtime {
         let (queue, mode): (Arc<dyn Queue>, _) = match &config.redis_url {
             Some(url) => {
                 let q = RedisQueue::connect(url, &config.queue_name).await?;
-                (Arc::new(q.clone()), Mode::Cluster(q))
+                (Arc::new(q.clone()), Mode::Cluster(Box::new(q)))
             }
             None => {
                 let q = EmbeddedQueue::new();

@@ -88,7 +88,7 @@ impl NewTechnician {
         let nickname = keep(&mut problems, text(NICKNAME, row.cell(NICKNAME), 128));
         let email = keep(
             &mut problems,
-            text(EMAIL, row.cell(EMAIL), 254).and_then(|v| required(EMAIL, v)),
+            text(EMAIL, row.cell(EMAIL), EMAIL_MAX_CHARS).and_then(|v| required(EMAIL, v)),
         )
         .and_then(|email| keep(&mut problems, parse_email(email)));
         let sso_id = keep(&mut problems, text(SSO_ID, row.cell(SSO_ID), 128));
@@ -387,6 +387,18 @@ fn text<'a>(
 
 fn required<'a>(column: &str, value: Option<&'a str>) -> Result<&'a str, FieldError> {
     value.ok_or_else(|| FieldError::new(column, "required", "is required"))
+}
+
+/// The longest email address (RFC 5321's path limit, less its brackets).
+pub const EMAIL_MAX_CHARS: usize = 254;
+
+/// An email address as Roster takes one, a technician's or an
+/// administrator's: trimmed, at most [`EMAIL_MAX_CHARS`] characters, an
+/// address with a domain that has a dot (no display name, no IP literal).
+pub fn check_email(email: &str) -> Result<&str, FieldError> {
+    let email =
+        text(EMAIL, Some(email.trim()), EMAIL_MAX_CHARS).and_then(|v| required(EMAIL, v))?;
+    parse_email(email)
 }
 
 fn parse_email(email: &str) -> Result<&str, FieldError> {

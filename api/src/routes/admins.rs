@@ -67,12 +67,8 @@ async fn create_admin(
     let org = caller.0.org_id;
     let role =
         Role::parse(&input.role).ok_or_else(|| ApiError::invalid("role: master or admin"))?;
-    let email = input.email.trim();
-    if !email.contains('@') || email.len() > 254 {
-        return Err(ApiError::invalid(format!(
-            "email: '{email}' is not an email address"
-        )));
-    }
+    let email = roster_shared::validate::check_email(&input.email)
+        .map_err(|e| ApiError::invalid(format!("email: {}", e.message)))?;
     for g in &input.group_ids {
         db.get_group(org, *g)
             .await?

@@ -2,7 +2,7 @@
 //! admin sees and changes only its scope (its groups and their sub-groups).
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{ApiError, ApiResult, ErrorCode, JsonBody};
 use crate::error::{Path, Query};
 use crate::paging::{MAX_LIMIT, Page, Paged};
 use crate::state::AppState;
@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use roster_shared::model::{Group, GroupUpdate};
+use roster_shared::model::{Group, GroupId, GroupUpdate, OrgId, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -203,4 +203,33 @@ async fn update_group(
 
 fn missing_parent(parent: i64) -> ApiError {
     ApiError::invalid(format!("parent_id: group {parent} does not exist"))
+}
+
+/// The group a request places technicians in (an import's global group, a
+/// new or moved technician's, a snapshot's): one that exists in `org` (else
+/// 422 `unknown_group`) and that `scope` allows (else 403). Every route that
+/// places technicians asks this one function.
+pub async fn placement_group(
+    state: &AppState,
+    org: OrgId,
+    scope: &Scope,
+    group: GroupId,
+) -> Result<GroupId, ApiError> {
+    if state.ctx.db.get_group(org, group).await?.is_none() {
+        return Err(unknown_group(&group.to_string()));
+    }
+    if !scope.allows(group) {
+        return Err(ApiError::forbidden(format!(
+            "you may not place technicians in group {group}"
+        )));
+    }
+    Ok(group)
+}
+
+/// 422 `unknown_group` for the group the request named as `text`.
+pub fn unknown_group(text: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::UnknownGroup,
+        format!("group '{text}' does not exist"),
+    )
 }

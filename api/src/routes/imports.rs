@@ -1,5 +1,6 @@
 //! `/v1/imports`: start an import, poll it, read its rows, download its result, cancel it.
 
+use super::groups::{placement_group, unknown_group};
 use super::upload::{FIELD_BYTES, Spooled, attachment, check_declared, check_length, check_text};
 use super::upload::{field_text, file_name, idempotency_key, spool};
 use crate::auth::Caller;
@@ -278,24 +279,9 @@ async fn create_import(
     {
         None => None,
         Some(text) => {
-            let id: i64 = text.parse().map_err(|_| {
-                ApiError::new(
-                    ErrorCode::UnknownGroup,
-                    format!("group '{text}' does not exist"),
-                )
-            })?;
-            if ctx.db.get_group(org, id).await?.is_none() {
-                return Err(ApiError::new(
-                    ErrorCode::UnknownGroup,
-                    format!("group {id} does not exist"),
-                ));
-            }
-            if !ctx.db.scope(&caller.0).await?.allows(id) {
-                return Err(ApiError::forbidden(format!(
-                    "you may not add technicians to group {id}"
-                )));
-            }
-            Some(id)
+            let id: i64 = text.parse().map_err(|_| unknown_group(text))?;
+            let scope = ctx.db.scope(&caller.0).await?;
+            Some(placement_group(&state, org, &scope, id).await?)
         }
     };
     let dry_run = match options.dry_run.as_deref().map(str::trim) {

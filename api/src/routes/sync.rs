@@ -3,6 +3,7 @@
 //! snapshot at a time (a second is refused with 409 while the first is queued,
 //! running or waiting for approval); `GET /v1/sync/sources` is the sync log.
 
+use super::groups::{placement_group, unknown_group};
 use super::imports::{ImportOut, find};
 use super::upload::{check_length, spool};
 use crate::auth::{Caller, SyncCaller};
@@ -58,25 +59,18 @@ async fn post_snapshot(
         )));
     }
     let text = query.group_id.as_deref().map(str::trim).unwrap_or("");
-    let unknown = || {
-        ApiError::new(
-            ErrorCode::UnknownGroup,
-            format!("group '{text}' does not exist"),
-        )
-    };
     if text.is_empty() {
         return Err(ApiError::new(
             ErrorCode::GroupRequired,
             "group_id is required",
         ));
     }
-    let group_id: i64 = text.parse().map_err(|_| unknown())?;
-    if ctx.db.get_group(org, group_id).await?.is_none() {
-        return Err(unknown());
-    }
-    if !caller.allows(&ctx.db.scope(&sender).await?, group_id) {
+    let group_id: i64 = text.parse().map_err(|_| unknown_group(text))?;
+    let scope = ctx.db.scope(&sender).await?;
+    placement_group(&state, org, &scope, group_id).await?;
+    if !caller.allows(&scope, group_id) {
         return Err(ApiError::forbidden(format!(
-            "you may not add technicians to group {group_id}"
+            "this service token may not place technicians in group {group_id}"
         )));
     }
     let dry_run = match query.dry_run.as_deref().map(str::trim) {

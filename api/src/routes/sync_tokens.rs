@@ -3,7 +3,7 @@
 //! answer that creates it, and kept hashed; revoking one takes effect at once.
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorCode, JsonBody, Path};
+use crate::error::{ApiError, ApiResult, JsonBody, Path};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -46,10 +46,7 @@ async fn create_sync_token(
     if let Some(group) = input.group_id
         && db.get_group(org, group).await?.is_none()
     {
-        return Err(ApiError::new(
-            ErrorCode::UnknownGroup,
-            format!("group {group} does not exist"),
-        ));
+        return Err(super::groups::unknown_group(&group.to_string()));
     }
     let (token, secret) = db
         .create_service_token(org, name, input.group_id, caller.0.id)

@@ -3,6 +3,7 @@
 //! within it. A new password is checked against the organization's policy and
 //! hashed here; the hash never leaves the database.
 
+use super::groups::placement_group;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode, JsonBody};
 use crate::error::{Path, Query};
@@ -181,17 +182,7 @@ async fn update_technician(
     let (tech, scope) = visible(&state, &caller, id).await?;
     let mut changes = patch.changes()?;
     if let Some(group) = changes.group_id {
-        if db.get_group(org, group).await?.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::UnknownGroup,
-                format!("group {group} does not exist"),
-            ));
-        }
-        if !scope.allows(group) {
-            return Err(ApiError::forbidden(format!(
-                "group {group} is outside your groups"
-            )));
-        }
+        placement_group(&state, org, &scope, group).await?;
     }
     if let Some(password) = patch.password {
         let settings = db.settings(org).await?;
@@ -342,22 +333,17 @@ async fn create_technician(
     .map_err(|errors| {
         ApiError::invalid("the technician has invalid fields; see errors").with_errors(errors)
     })?;
-    if db.get_group(org, t.group_id).await?.is_none() {
-        let message = format!("group {} does not exist", t.group_id);
-        return Err(
-            ApiError::new(ErrorCode::UnknownGroup, &message).with_errors(vec![FieldError::new(
-                "Tech Group ID",
-                "unknown_group",
-                message,
-            )]),
-        );
-    }
-    if !db.scope(&caller.0).await?.allows(t.group_id) {
-        return Err(ApiError::forbidden(format!(
-            "group {} is outside your groups",
-            t.group_id
-        )));
-    }
+    let scope = db.scope(&caller.0).await?;
+    placement_group(&state, org, &scope, t.group_id)
+        .await
+        .map_err(|e| match e.code {
+            // Reported like the row error an import gives the same group.
+            ErrorCode::UnknownGroup => {
+                let field = FieldError::new("Tech Group ID", "unknown_group", e.detail.clone());
+                e.with_errors(vec![field])
+            }
+            _ => e,
+        })?;
     let (credential, mut write) = TechnicianWrite::from_valid(0, t, settings.force_password_change);
     write.password_hash = match credential {
         Credential::Plain(password) => (state.ctx.config.password_hash)

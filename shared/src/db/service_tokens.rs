@@ -14,6 +14,8 @@ pub fn new_service_token() -> String {
 }
 
 type TokenRow = (i64, i64, String, Option<i64>, Option<i64>, i64);
+/// A [`TokenRow`] and the stored hash it was found by.
+type TokenHashRow = (i64, i64, String, Option<i64>, Option<i64>, i64, String);
 
 fn from_row((id, org_id, name, group_id, created_by, created_at): TokenRow) -> ServiceToken {
     ServiceToken {
@@ -85,7 +87,7 @@ impl Db {
     /// The live service token a bearer token is, if it is one.
     pub async fn service_token(&self, token: &str) -> DbResult<Option<ServiceToken>> {
         let hash = token_hash(token);
-        let row: Option<(i64, i64, String, Option<i64>, Option<i64>, i64, String)> = sqlx::query_as(
+        let row: Option<TokenHashRow> = sqlx::query_as(
             "SELECT id, org_id, name, group_id, created_by, created_at, token_hash FROM service_tokens \
              WHERE token_hash = $1 AND revoked_at IS NULL",
         )

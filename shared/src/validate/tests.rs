@@ -424,3 +424,21 @@ fn the_memo_judges_a_shared_password_once_and_keeps_the_rows_own_words_weak() {
     let errors = NewTechnician::parse(&full(cells), &rules).expect_err("weak");
     assert_eq!(codes(&errors), [("Password", "weak_password")]);
 }
+
+#[test]
+fn an_administrators_email_follows_the_technicians_rule() {
+    assert_eq!(check_email("  ana@acme.example "), Ok("ana@acme.example"));
+    for bad in [
+        "",
+        "   ",
+        "ana",
+        "ana@acme",
+        "Ana <ana@acme.example>",
+        "ana@[10.0.0.1]",
+    ] {
+        let error = check_email(bad).expect_err(bad);
+        assert_eq!(error.field, "Email", "{bad}");
+    }
+    let long = format!("{}@acme.example", "a".repeat(250));
+    assert_eq!(check_email(&long).unwrap_err().code, "too_long");
+}
