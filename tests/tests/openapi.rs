@@ -1,7 +1,8 @@
 //! `GET /openapi.json` describes the API as it is: every route of the router
-//! (read from `api/src/routes/*.rs` at test time, so a new route without a
-//! description fails here), the bearer scheme on every `/v1` route but the
-//! templates, and bodies that match what the server really answers.
+//! (read from `api/src/routes/*.rs` and `api/src/scim/mod.rs` at test time, so
+//! a new route without a description fails here), the bearer scheme on every
+//! `/v1` route but the templates, the service token on SCIM's Users, and bodies
+//! that match what the server really answers.
 
 use roster_tests::client::Answer;
 use roster_tests::{Mode, World, full_csv, strong_password};
@@ -46,8 +47,14 @@ async fn served_document(world: &World) -> Value {
 // ---------------------------------------------------------------------------
 // The router's routes, read from its source.
 
+/// A route's method router `any(..)`: under `/scim/v2` only, SCIM's answer
+/// (404 in its error form) to a path that names no resource. It is no
+/// operation, so it is not documented.
+const FALLBACK: &str = "any";
+
 /// Every `(path, method)` of `.route("PATH", get(..).post(..)...)` calls in
-/// `api/src/routes/*.rs`.
+/// `api/src/routes/*.rs` and `api/src/scim/mod.rs`; `any(..)` reads as
+/// [`FALLBACK`].
 fn router_routes() -> BTreeSet<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../api/src/routes");
     let mut routes = BTreeSet::new();
@@ -57,6 +64,7 @@ fn router_routes() -> BTreeSet<(String, String)> {
         .filter(|p| p.extension().is_some_and(|x| x == "rs"))
         .collect();
     files.sort();
+    files.push(concat!(env!("CARGO_MANIFEST_DIR"), "/../api/src/scim/mod.rs").into());
     for file in files {
         let source = std::fs::read_to_string(&file).expect("route source");
         let code = strip_comments(&source);
@@ -183,7 +191,7 @@ fn routes_in(code: &str) -> Vec<(String, String)> {
                             s -= 1;
                         }
                         let name: String = chars[s..k].iter().collect();
-                        if METHODS.contains(&name.as_str()) {
+                        if METHODS.contains(&name.as_str()) || name == FALLBACK {
                             methods.push(name);
                         }
                     }
@@ -214,7 +222,8 @@ fn the_route_reader_reads_chained_and_layered_method_routers() {
                     .layer(DefaultBodyLimit::disable())
                     .get(get_b),
             )
-            .route("/c", axum::routing::patch(change_c).delete(|| async { get_x() }))"#,
+            .route("/c", axum::routing::patch(change_c).delete(|| async { get_x() }))
+            .route("/d/{*rest}", axum::routing::any(not_found))"#,
     );
     let routes: Vec<(String, String)> = routes_in(&code);
     let expected: Vec<(String, String)> = [
@@ -224,6 +233,7 @@ fn the_route_reader_reads_chained_and_layered_method_routers() {
         ("/b/{id}", "get"),
         ("/c", "patch"),
         ("/c", "delete"),
+        ("/d/{*rest}", "any"),
     ]
     .iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))
@@ -269,6 +279,13 @@ fn needs_token(path: &str) -> bool {
     path.starts_with("/v1/") && !path.starts_with("/v1/templates/") && path != "/v1/session"
 }
 
+/// SCIM's Users and searches need a service token (API.md v1.1, "SCIM 2.0");
+/// its discovery (ServiceProviderConfig, ResourceTypes, Schemas) needs none,
+/// as RFC 7644 allows.
+fn needs_service_token(path: &str) -> bool {
+    path.starts_with("/scim/v2/Users") || path == "/scim/v2/.search"
+}
+
 #[tokio::test]
 async fn embedded_openapi_documents_every_route() {
     let world = World::start(Mode::Embedded, 0, &[]).await;
@@ -280,8 +297,29 @@ async fn embedded_openapi_documents_every_route() {
     );
     let paths = doc["paths"].as_object().expect("paths");
 
-    // Every route of the router is documented, and nothing else is.
-    let routes = router_routes();
+    // Every route of the router is documented, and nothing else is; SCIM's
+    // fallbacks are not operations.
+    let mut routes = router_routes();
+    let fallbacks: Vec<_> = routes
+        .iter()
+        .filter(|(_, m)| m == FALLBACK)
+        .cloned()
+        .collect();
+    for (path, _) in &fallbacks {
+        assert!(
+            path.starts_with("/scim/v2"),
+            "any() on {path}: only SCIM's fallbacks may take every method"
+        );
+        assert!(
+            paths.get(path).is_none(),
+            "{path} is a fallback, not an operation"
+        );
+    }
+    routes.retain(|(_, m)| m != FALLBACK);
+    assert!(
+        routes.iter().any(|(p, _)| p == "/scim/v2/Users"),
+        "SCIM's routes were not read: {routes:?}"
+    );
     assert!(routes.len() >= 20, "too few routes read: {routes:?}");
     for (path, method) in &routes {
         assert!(
@@ -330,9 +368,32 @@ async fn embedded_openapi_documents_every_route() {
             (needs_token(path) || path == "/v1/session") && !signs_in,
             "{where_}: the session cookie works wherever a token does: security {security}"
         );
+        let service = security
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("serviceToken").is_some()));
+        assert_eq!(
+            service,
+            needs_service_token(path),
+            "{where_}: security {security}"
+        );
         let responses = operation["responses"].as_object().expect("responses");
-        if needs_token(path) {
+        if needs_token(path) || needs_service_token(path) {
             assert!(responses.contains_key("401"), "{where_}: no 401");
+        }
+        // SCIM answers only in its own media type, errors included.
+        if path.starts_with("/scim/") {
+            for (status, response) in responses {
+                let media: Vec<&String> = resolve(&doc, response)
+                    .get("content")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flat_map(|c| c.keys())
+                    .collect();
+                assert!(
+                    media.iter().all(|m| *m == "application/scim+json"),
+                    "{where_} {status}: {media:?}"
+                );
+            }
         }
         assert!(
             responses.keys().any(|s| s.starts_with('2')),
@@ -371,6 +432,9 @@ async fn embedded_openapi_documents_every_route() {
         "Settings",
         "Licenses",
         "Problem",
+        "ScimUser",
+        "ScimUserList",
+        "ScimError",
     ] {
         assert!(
             doc["components"]["schemas"].get(name).is_some(),
@@ -777,6 +841,139 @@ async fn embedded_answers_match_the_openapi_description() {
     let answer = person.get("/v1/session").await;
     assert_eq!(answer.status, 401);
     conforms(&doc, "get", "/v1/session", &answer);
+
+    scim_answers(&doc, &world, &api, sub).await;
+}
+
+/// SCIM's answers, errors included, against the document.
+async fn scim_answers(doc: &Value, world: &World, api: &roster_tests::Client, group: i64) {
+    let user_schema = "urn:ietf:params:scim:schemas:core:2.0:User";
+    for (path, template) in [
+        (
+            "/scim/v2/ServiceProviderConfig".to_owned(),
+            "/scim/v2/ServiceProviderConfig",
+        ),
+        (
+            "/scim/v2/ResourceTypes".to_owned(),
+            "/scim/v2/ResourceTypes",
+        ),
+        (
+            "/scim/v2/ResourceTypes/User".to_owned(),
+            "/scim/v2/ResourceTypes/{id}",
+        ),
+        ("/scim/v2/Schemas".to_owned(), "/scim/v2/Schemas"),
+        (
+            format!("/scim/v2/Schemas/{user_schema}"),
+            "/scim/v2/Schemas/{id}",
+        ),
+    ] {
+        let answer = bare_get(world, &path).await;
+        assert_eq!(answer.status, 200, "{path}");
+        conforms(doc, "get", template, &answer);
+    }
+    let answer = bare_get(world, "/scim/v2/ResourceTypes/Group").await;
+    assert_eq!(answer.status, 404);
+    conforms(doc, "get", "/scim/v2/ResourceTypes/{id}", &answer);
+
+    let answer = bare_get(world, "/scim/v2/Users").await;
+    assert_eq!(answer.status, 401);
+    conforms(doc, "get", "/scim/v2/Users", &answer);
+    let answer = api.get("/scim/v2/Users").await;
+    assert_eq!(
+        answer.status, 403,
+        "an administrator's token is no service token"
+    );
+    conforms(doc, "get", "/scim/v2/Users", &answer);
+    let answer = api
+        .post(
+            "/v1/sync/tokens",
+            json!({"name": "Okta", "group_id": group}),
+        )
+        .await;
+    assert_eq!(answer.status, 201);
+    let idp = api.with_token(answer.json()["token"].as_str().expect("token"));
+
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "scim@acme.test", "externalId": "00u1",
+        "name": {"givenName": "Sam", "familyName": "Cim"}, "displayName": "Sam Cim",
+        "emails": [{"value": "scim@acme.test", "type": "work", "primary": true}],
+        "active": true, "password": strong_password(88),
+    });
+    let answer = idp.post("/scim/v2/Users", user.clone()).await;
+    assert_eq!(answer.status, 201);
+    let id = conforms(doc, "post", "/scim/v2/Users", &answer)["id"]
+        .as_str()
+        .expect("scim id")
+        .to_owned();
+    let answer = idp.post("/scim/v2/Users", user.clone()).await;
+    assert_eq!(answer.status, 409);
+    assert_eq!(
+        conforms(doc, "post", "/scim/v2/Users", &answer)["scimType"],
+        "uniqueness"
+    );
+    let found = conforms(
+        doc,
+        "get",
+        "/scim/v2/Users",
+        &idp.get("/scim/v2/Users?filter=userName%20eq%20%22SCIM%40acme.test%22")
+            .await,
+    );
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let answer = idp.get("/scim/v2/Users?filter=userName%20sw").await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        conforms(doc, "get", "/scim/v2/Users", &answer)["scimType"],
+        "invalidFilter"
+    );
+    let answer = idp
+        .post(
+            "/scim/v2/Users/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                   "filter": "externalId eq \"00u1\"", "attributes": ["userName"]}),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    let found = conforms(doc, "post", "/scim/v2/Users/.search", &answer);
+    assert_eq!(
+        found["Resources"][0]["userName"], "scim@acme.test",
+        "{found}"
+    );
+
+    let at = format!("/scim/v2/Users/{id}");
+    conforms(doc, "get", "/scim/v2/Users/{id}", &idp.get(&at).await);
+    let mut renamed = user.clone();
+    renamed["displayName"] = json!("Sam Renamed");
+    renamed["name"] = json!({"formatted": "Sam Renamed"});
+    let answer = idp.request(reqwest::Method::PUT, &at, Some(renamed)).await;
+    assert_eq!(answer.status, 200);
+    conforms(doc, "put", "/scim/v2/Users/{id}", &answer);
+    let answer = idp
+        .patch(
+            &at,
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        conforms(doc, "patch", "/scim/v2/Users/{id}", &answer)["active"],
+        false
+    );
+    let answer = idp
+        .patch(
+            &at,
+            json!({"Operations": [{"op": "jump", "path": "active"}]}),
+        )
+        .await;
+    assert_eq!(answer.status, 400);
+    conforms(doc, "patch", "/scim/v2/Users/{id}", &answer);
+    let answer = idp.request(reqwest::Method::DELETE, &at, None).await;
+    assert_eq!(answer.status, 204);
+    conforms(doc, "delete", "/scim/v2/Users/{id}", &answer);
+    let answer = idp.get(&at).await;
+    assert_eq!(answer.status, 404);
+    conforms(doc, "get", "/scim/v2/Users/{id}", &answer);
 }
 
 #[test]

@@ -367,7 +367,9 @@ async function showOrganization() {
     return h('ul', {}, kids.map((g) => h('li', {},
       h('button', { type: 'button', 'data-group': g.id, onclick: () => openGroup(g) }, g.name), tree(g.id))));
   }
-  async function openGroup(g) {
+  // `focus`: after a save, the form that held the focus is gone; the group's
+  // heading takes it, so a keyboard user goes on from there, not from the page's top.
+  async function openGroup(g, focus) {
     current = g;
     for (const b of document.querySelectorAll('.tree button')) b.setAttribute('aria-current', String(b.dataset.group === String(g.id)));
     const body = h('tbody');
@@ -386,9 +388,11 @@ async function showOrganization() {
     }
     more.addEventListener('click', load);
     await load();
-    detail.replaceChildren(h('h2', {}, `Technicians of ${g.path || g.name}`), said,
+    const heading = h('h2', { tabindex: -1 }, `Technicians of ${g.path || g.name}`);
+    detail.replaceChildren(heading, said,
       body.children.length ? h('div', { class: 'scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Email', 'Status'].map((t) => h('th', { scope: 'col' }, t)))), body)) : h('p', {}, 'No technicians in this group.'),
       more);
+    if (focus) heading.focus();
   }
   const groupOptions = (selected) => groups.map((g) => h('option', { value: g.id, selected: g.id === selected }, g.path || g.name));
   function groupForm() {
@@ -400,7 +404,11 @@ async function showOrganization() {
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const r = await api('POST', '/v1/groups', { name: name.value, parent_id: parent.value ? Number(parent.value) : null });
-      if (r.ok) showOrganization(); else error.textContent = problem(r);
+      if (!r.ok) { error.textContent = problem(r); return; }
+      // The page is drawn anew: the new group's button takes the focus.
+      await showOrganization();
+      const made = document.querySelector(`.tree button[data-group="${r.data.id}"]`);
+      if (made) made.focus();
     });
     detail.replaceChildren(h('h2', {}, 'Create group'), form);
     name.focus();
@@ -443,7 +451,7 @@ async function showOrganization() {
       let r;
       if (t) r = await api('PATCH', `/v1/technicians/${t.id}`, body);
       else { body.email = email.value; r = await api('POST', '/v1/technicians', body); }
-      if (r.ok) { const g = groups.find((x) => x.id === r.data.group_id); if (g) openGroup(g); error.textContent = ''; }
+      if (r.ok) { const g = groups.find((x) => x.id === r.data.group_id); if (g) openGroup(g, true); error.textContent = ''; }
       else error.textContent = problem(r);
     });
     detail.replaceChildren(h('h2', {}, t ? `Technician ${t.name}` : 'Create technician'), form);

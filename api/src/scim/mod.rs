@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::get;
+use axum::routing::{any, get, post};
 use error::ScimError;
 use roster_shared::model::{GroupId, OrgId};
 
@@ -44,25 +44,19 @@ pub fn router() -> Router<AppState> {
             "/scim/v2/Users",
             get(users::list_users).post(users::create_user),
         )
-        .route(
-            "/scim/v2/Users/.search",
-            axum::routing::post(users::search_users),
-        )
+        .route("/scim/v2/Users/.search", post(users::search_users))
         .route(
             "/scim/v2/Users/{id}",
             get(users::get_user)
                 .put(users::replace_user)
-                // POST /Users/.search: the router matches it here, as an id.
-                .post(users::search_on_path)
                 .patch(users::patch_user)
                 .delete(users::delete_user),
         )
-        .route("/scim/v2", axum::routing::any(not_found))
         // POST /.search searches every resource type; Users are the only one.
-        .route(
-            "/scim/v2/{*rest}",
-            axum::routing::any(users::search_on_path),
-        )
+        .route("/scim/v2/.search", post(users::search_users))
+        // Any other path under /scim/v2 is SCIM's 404, in its error form.
+        .route("/scim/v2", any(not_found))
+        .route("/scim/v2/{*rest}", any(not_found))
 }
 
 async fn not_found() -> ScimError {

@@ -104,7 +104,8 @@ pub async fn list_users(
     list(&state, &caller, &headers, ListParams::from_pairs(pairs)).await
 }
 
-/// `POST /Users/.search` (RFC 7644 §3.4.3): the list's parameters in a body.
+/// `POST /Users/.search` and `POST /.search` (RFC 7644 §3.4.3): the list's
+/// parameters in a body.
 pub async fn search_users(
     State(state): State<AppState>,
     caller: ScimCaller,
@@ -136,24 +137,6 @@ pub async fn search_users(
         ListParams::from_pairs(pairs.into_iter()),
     )
     .await
-}
-
-/// `POST /Users/.search` and `POST /.search`; any other path here names nothing.
-pub async fn search_on_path(
-    State(state): State<AppState>,
-    method: axum::http::Method,
-    Path(id): Path<String>,
-    request: axum::extract::Request,
-) -> ScimResult<Scim> {
-    if method != axum::http::Method::POST || id != ".search" {
-        return Err(ScimError::not_found());
-    }
-    let (mut parts, body) = request.into_parts();
-    let caller = <ScimCaller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-        &mut parts, &state,
-    )
-    .await?;
-    search_users(State(state), caller, parts.headers, body).await
 }
 
 async fn linked(
