@@ -53,10 +53,8 @@ async fn run(args: Args) -> ExitCode {
                 interval
             }
             Err(e) => {
-                eprintln!(
-                    "roster-adsync: {e}; nothing was sent, trying again in {}s",
-                    backoff.as_secs()
-                );
+                // `e` says already whether anything was sent.
+                eprintln!("roster-adsync: {e}; trying again in {}s", backoff.as_secs());
                 let pause = backoff;
                 backoff = (backoff * 2).min(interval);
                 pause

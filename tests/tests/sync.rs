@@ -806,7 +806,7 @@ async fn every_survives_the_directory_stopped_and_restarted() {
     );
     let stderr = std::fs::read_to_string(&log).unwrap();
     assert!(
-        stderr.contains("nothing was sent, trying again"),
+        stderr.contains("nothing was sent; trying again"),
         "{stderr}"
     );
     assert_eq!(
@@ -844,7 +844,8 @@ async fn every_survives_the_directory_stopped_and_restarted() {
 
 /// A dry run answers, row by row, the outcome each member would have, and
 /// writes nothing: created, updated, unchanged, disabled (a member who left)
-/// and failed (a new member without an email).
+/// and failed (a new member without an email, and a new member with the email
+/// of an earlier one, which a dry run cannot learn from a write).
 async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
     let world = World::start(mode, 1, &[]).await;
     let master = world.admin("Acme", "master@acme.test", "master", &[]).await;
@@ -868,6 +869,7 @@ async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
         member("c", "c@acme.test", false),
         member("e", "e@acme.test", true),
         json!({"external_id": "f", "name": "No Mail", "email": "", "enabled": true}),
+        member("g", "E@acme.test", true),
     ];
     changed.extend(others);
     let changed = Value::Array(changed);
@@ -887,7 +889,7 @@ async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(
         counts(&done),
-        json!({"created": 1, "updated": 1, "unchanged": 7, "disabled": 2, "failed": 1})
+        json!({"created": 1, "updated": 1, "unchanged": 7, "disabled": 2, "failed": 2})
     );
     let rows = master.all_rows(&id).await;
     let got: Vec<(i64, &str, &str)> = rows
@@ -908,17 +910,27 @@ async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
             (3, "c@acme.test", "disabled"),
             (4, "e@acme.test", "created"),
             (5, "", "failed"),
-            (6, "x1@acme.test", "unchanged"),
-            (7, "x2@acme.test", "unchanged"),
-            (8, "x3@acme.test", "unchanged"),
-            (9, "x4@acme.test", "unchanged"),
-            (10, "x5@acme.test", "unchanged"),
-            (11, "x6@acme.test", "unchanged"),
-            (12, "d@acme.test", "disabled"),
+            (6, "E@acme.test", "failed"),
+            (7, "x1@acme.test", "unchanged"),
+            (8, "x2@acme.test", "unchanged"),
+            (9, "x3@acme.test", "unchanged"),
+            (10, "x4@acme.test", "unchanged"),
+            (11, "x5@acme.test", "unchanged"),
+            (12, "x6@acme.test", "unchanged"),
+            (13, "d@acme.test", "disabled"),
         ],
         "{rows:?}"
     );
     assert_eq!(rows[4]["errors"][0]["code"], "invalid_email", "{rows:?}");
+    assert_eq!(
+        rows[5]["errors"][0]["code"], "duplicate_in_file",
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows[5]["errors"][0]["message"],
+        "'E@acme.test' is also the email of member 4 of the snapshot",
+        "{rows:?}"
+    );
     let (sheet, _) = master.result_sheet(&id).await;
     let results: Vec<&str> = sheet[1..]
         .iter()
@@ -929,7 +941,7 @@ async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
         ["Unchanged", "Updated", "Disabled", "Success"],
         "{sheet:?}"
     );
-    assert_eq!(results[11], "Disabled", "{sheet:?}");
+    assert_eq!(results[12], "Disabled", "{sheet:?}");
 
     // Nothing was written.
     let after = master.get("/v1/technicians").await.json()["items"].clone();
@@ -938,6 +950,7 @@ async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
     // The real run afterwards does what the dry run said.
     let (real, _) = run_snapshot(&master, support, changed).await;
     assert_eq!(counts(&real), counts(&done));
+    assert_eq!(technician(&master, "e@acme.test").await["name"], "Member e");
 }
 
 #[tokio::test]

@@ -41,6 +41,9 @@ pub struct SyncMember {
     pub email: String,
     pub enabled: bool,
     pub in_directory: bool,
+    /// Problems the plan found (an email an earlier member of the snapshot
+    /// has): the member fails with them and nothing of it is written.
+    pub errors: Vec<FieldError>,
 }
 
 /// What a sync batch applies with.
@@ -266,6 +269,10 @@ impl Db {
         let mut linked = linked_of(&mut tx, target, members).await?;
         let mut outcomes = Vec::with_capacity(members.len());
         for m in members {
+            if !m.errors.is_empty() {
+                outcomes.push(outcome(m, RowStatus::Failed, None, m.errors.clone()));
+                continue;
+            }
             let outcome = match linked.remove(&m.external_id) {
                 Some(current) => {
                     update(&mut tx, target, &mut seats, m, current, false, now).await?
@@ -282,9 +289,12 @@ impl Db {
                         Some(current) if current.6.is_none() && target.scope.allows(current.4) => {
                             update(&mut tx, target, &mut seats, m, current, true, now).await?
                         }
-                        Some(_) => {
-                            outcome(m, RowStatus::Failed, None, vec![owned_elsewhere(&m.email)])
-                        }
+                        Some(current) => outcome(
+                            m,
+                            RowStatus::Failed,
+                            None,
+                            vec![owned_elsewhere(&m.email, current.6, target.source)],
+                        ),
                         None => create(&mut tx, lease, target, &mut seats, m, now).await?,
                     }
                 }
@@ -375,11 +385,19 @@ fn outcome(
     }
 }
 
-fn owned_elsewhere(email: &str) -> FieldError {
+/// A new member's email belongs to a technician it may not link: one that
+/// another member of this source holds, one of another source, or one outside
+/// the sender's groups (named as such, without its group).
+fn owned_elsewhere(email: &str, owner_source: Option<i64>, source: i64) -> FieldError {
+    let owner = match owner_source {
+        Some(s) if s == source => "another member of this directory source",
+        Some(_) => "a technician that another directory source provisioned",
+        None => "a technician outside the groups of the snapshot's sender",
+    };
     FieldError::new(
         "Email",
         "email_taken",
-        format!("'{email}' belongs to a technician that another directory source provisioned"),
+        format!("'{email}' belongs to {owner}"),
     )
 }
 

@@ -9,11 +9,13 @@
 
 use super::{Context, StepError};
 use crate::db::{ChunkPlan, Lease, SyncMember, SyncTarget};
-use crate::model::{ImportRecord, Layout, Record};
+use crate::model::{FieldError, ImportRecord, Layout, Record};
 use crate::queue::Job;
 use crate::storage::StorageKey;
+use crate::validate::email_key;
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 /// More disables than this in one run wait for approval.
@@ -113,17 +115,38 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
         .map(|l| l.external_id.as_str())
         .collect();
     let mut rows: Vec<Record> = Vec::with_capacity(members.len());
+    // A directory may give two members one email (a shared mailbox, a copied
+    // entry): the first keeps it, each later one fails, as in a file.
+    let mut first_with: HashMap<String, u32> = HashMap::new();
     for m in &members {
+        let row = rows.len() as u32 + 1;
+        let email = m.email.as_deref().unwrap_or("").trim().to_owned();
+        let mut errors = vec![];
+        if !email.is_empty() {
+            match first_with.entry(email_key(&email)) {
+                Entry::Occupied(first) => errors.push(FieldError::new(
+                    "Email",
+                    "duplicate_in_file",
+                    format!(
+                        "'{email}' is also the email of member {} of the snapshot",
+                        first.get()
+                    ),
+                )),
+                Entry::Vacant(slot) => {
+                    slot.insert(row);
+                }
+            }
+        }
         rows.push(Record {
-            row: rows.len() as u32 + 1,
+            row,
             cells: vec![
                 m.external_id.clone(),
                 m.name.trim().to_owned(),
-                m.email.as_deref().unwrap_or("").trim().to_owned(),
+                email,
                 yes(m.enabled),
                 yes(true),
             ],
-            errors: vec![],
+            errors,
         });
     }
     let mut disables = members
@@ -251,6 +274,7 @@ fn member(r: &Record) -> SyncMember {
         email: cell(2),
         enabled: cell(3) == "Yes",
         in_directory: cell(4) == "Yes",
+        errors: r.errors.clone(),
     }
 }
 
