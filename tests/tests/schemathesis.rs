@@ -257,15 +257,15 @@ async fn the_api_keeps_its_description_under_schemathesis(mode: Mode) {
         let scim = (*who == "master").then_some(reach.scim_token.as_str());
         failures.extend(run(&world, &config, who, &client.token, scim));
     }
+    // An API that died or is unwell must show its log, not only a refused connection.
     let health = reqwest::get(format!("{}/healthz", world.api_url))
         .await
-        .expect("healthz");
-    assert_eq!(health.status(), 200, "the API is unwell after the runs");
+        .map(|r| r.status());
     assert!(
-        failures.is_empty(),
-        "schemathesis found problems ({mode:?}):\n{}\n---- api.log (tail) ----\n{}",
+        matches!(health, Ok(s) if s == 200) && failures.is_empty(),
+        "schemathesis found problems ({mode:?}); /healthz after the runs: {health:?}\n{}\n---- api.log (tail) ----\n{}",
         failures.join("\n"),
-        tail(&world.log("api.log"), 60)
+        tail(&world.log("api.log"), 80)
     );
 }
 

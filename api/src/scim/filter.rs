@@ -9,11 +9,18 @@ use roster_shared::model::ScimCondition;
 
 /// The core User schema's URN, which may prefix an attribute name.
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:user:";
+/// Parentheses nested deeper than this are refused: the parser recurses once
+/// a level, and a body of nested parentheses must not exhaust the stack.
+const MAX_DEPTH: usize = 32;
 
 /// A filter's conditions (all must hold), or why it cannot be used.
 pub fn parse(text: &str) -> Result<Vec<ScimCondition>, String> {
     let tokens = tokenize(text)?;
-    let mut parser = Parser { tokens, at: 0 };
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     let mut conditions = Vec::new();
     parser.conjunction(&mut conditions)?;
     if let Some(token) = parser.peek() {
@@ -50,7 +57,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     let mut chars = text.char_indices().peekable();
     while let Some(&(start, c)) = chars.peek() {
         match c {
-            ' ' | '\t' | '\n' | '\r' => {
+            // Any whitespace, Unicode's too: a word stops at it, so a word
+            // starting with it would be empty and never consume it.
+            c if c.is_whitespace() => {
                 chars.next();
             }
             '(' | ')' | '[' | ']' => {
@@ -105,6 +114,8 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Parentheses open around the term being read.
+    depth: usize,
 }
 
 /// Which attribute a comparison names.
@@ -158,7 +169,12 @@ impl Parser {
     fn term(&mut self, into: &mut Vec<ScimCondition>) -> Result<(), String> {
         match self.next() {
             Some(Token::Open) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("parentheses nest more than {MAX_DEPTH} deep"));
+                }
                 self.conjunction(into)?;
+                self.depth -= 1;
                 self.expect(Token::Close)
             }
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("not") => {
@@ -270,5 +286,34 @@ mod tests {
             let error = parse(filter).unwrap_err();
             assert!(error.contains(says), "{filter}: {error}");
         }
+    }
+
+    /// Schemathesis found it: a filter with whitespace outside ASCII's (a
+    /// vertical tab, a no-break space) made the tokenizer push empty words
+    /// forever, and the API grew to 23 GB before the kernel killed it.
+    #[test]
+    fn any_whitespace_separates_words() {
+        for space in ['\u{b}', '\u{c}', '\u{a0}', '\u{2028}', '\u{3000}'] {
+            let filter = format!("userName{space}eq{space}\"a@b.test\"{space}");
+            assert_eq!(
+                parse(&filter).unwrap(),
+                [UserName("a@b.test".into())],
+                "{filter:?}"
+            );
+            let error = parse(&format!("{space}")).unwrap_err();
+            assert!(error.contains("empty"), "{space:?}: {error}");
+        }
+    }
+
+    /// A body of nested parentheses (`POST /.search` takes up to the body
+    /// limit) is refused before it can exhaust the stack.
+    #[test]
+    fn deep_nesting_is_refused_not_recursed_into() {
+        let nested = |n: usize| format!("{}userName eq \"a\"{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(parse(&nested(MAX_DEPTH)).unwrap(), [UserName("a".into())]);
+        let error = parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(error.contains("nest more than 32 deep"), "{error}");
+        let error = parse(&"(".repeat(1_000_000)).unwrap_err();
+        assert!(error.contains("nest more than"), "{error}");
     }
 }
