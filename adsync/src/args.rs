@@ -1,6 +1,7 @@
 //! The command line of `roster-adsync`, as API.md ("Directory synchronization")
-//! names it, plus the few settings a real directory needs (StartTLS, a base DN,
-//! the page size, a filter for disabled accounts outside Active Directory).
+//! names it, plus the few settings a real directory needs (StartTLS, a private
+//! CA, a base DN, the page size, a filter for disabled accounts outside Active
+//! Directory).
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -18,6 +19,10 @@ pub struct Args {
     /// Upgrade an ldap:// connection with StartTLS before binding.
     #[arg(long)]
     pub starttls: bool,
+    /// With ldaps:// or --starttls: the CAs (PEM, one or more certificates)
+    /// the directory's certificate must chain to, instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// The DN to bind as (a read-only service account).
     #[arg(long, value_name = "DN")]
     pub bind_dn: String,

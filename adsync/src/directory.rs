@@ -11,6 +11,7 @@
 
 use crate::args::Args;
 use crate::entry::{Entry, Kind, Member, domain_of, escape_filter_value, normalize_dn};
+use crate::tls;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use std::collections::{BTreeMap, HashSet};
@@ -31,6 +32,13 @@ pub enum ReadError {
     Entry(#[from] crate::entry::EntryError),
     #[error("directory: {0}")]
     Other(String),
+    /// The CA file cannot be used: nothing is tried.
+    #[error("{0}")]
+    Ca(#[from] crate::tls::CaError),
+    /// The TLS handshake failed (the certificate did not verify, say) before
+    /// the bind: the password was not sent either.
+    #[error("directory {0}")]
+    Tls(String),
 }
 
 /// The group's members, in a stable order (by external id).
@@ -43,10 +51,18 @@ pub struct Snapshot {
 /// Connects, binds and reads the group.
 pub async fn read(args: &Args, password: &str) -> Result<Snapshot, ReadError> {
     let timeout = Duration::from_secs(args.timeout);
-    let settings = LdapConnSettings::new()
+    let mut settings = LdapConnSettings::new()
         .set_conn_timeout(timeout)
         .set_starttls(args.starttls);
-    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &args.ldap_url).await?;
+    if let Some(ca_file) = &args.ca_file {
+        settings = settings.set_config(tls::client_config(ca_file)?);
+    }
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &args.ldap_url)
+        .await
+        .map_err(|e| match tls::explain(&e, args.ca_file.as_deref()) {
+            Some(tls) => ReadError::Tls(format!("{}: {tls}", args.ldap_url)),
+            None => ReadError::Ldap(e),
+        })?;
     let driver = tokio::spawn(async move {
         // A connection error surfaces in the next operation as well.
         let _ = conn.drive().await;

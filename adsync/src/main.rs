@@ -11,6 +11,7 @@ mod args;
 mod directory;
 mod entry;
 mod roster;
+mod tls;
 
 use args::Args;
 use clap::Parser;
@@ -20,6 +21,11 @@ use std::time::Duration;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.ca_file.is_some() && !args.starttls && !is_ldaps(&args.ldap_url) {
+        // A CA for a connection without TLS would protect nothing.
+        eprintln!("roster-adsync: --ca-file needs an ldaps:// URL or --starttls");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -116,4 +122,9 @@ fn secret(path: &Path, flag: &str) -> Result<String, String> {
         return Err(format!("{flag} {}: empty", path.display()));
     }
     Ok(line)
+}
+
+fn is_ldaps(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("ldaps://"))
 }

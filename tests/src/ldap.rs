@@ -4,10 +4,15 @@
 //! bound user, so only a paged search sees a larger group whole), loaded with
 //! `slapadd` before it starts, changed with `ldapmodify` as its root DN.
 //! `scripts/test` installs `slapd` and `ldap-utils`.
+//!
+//! [`Slapd::start_tls`] adds TLS: a throwaway CA and a server certificate for
+//! 127.0.0.1 and localhost, made at test time with the `openssl` command in the
+//! directory's temp folder, StartTLS on the `ldap://` port and `ldaps://` on a
+//! second one.
 
 use crate::services::free_port;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -24,8 +29,18 @@ pub const GROUP_DN: &str = "cn=support,ou=groups,dc=acme,dc=example";
 
 pub struct Slapd {
     pub dir: TempDir,
+    /// The `ldap://` port (StartTLS offered there when TLS is on).
     pub port: u16,
+    pub tls: Option<Tls>,
     child: Option<Child>,
+}
+
+/// The TLS side of a directory started with [`Slapd::start_tls`].
+pub struct Tls {
+    /// The `ldaps://` port.
+    pub port: u16,
+    /// The CA (PEM) that signed the server's certificate.
+    pub ca: PathBuf,
 }
 
 /// The DN of user `uid`.
@@ -33,8 +48,19 @@ pub fn user_dn(uid: &str) -> String {
     format!("uid={uid},ou=people,{SUFFIX}")
 }
 
-fn config(dir: &Path) -> String {
+fn config(dir: &Path, tls: bool) -> String {
     let d = dir.display();
+    // Global directives: before the database. GnuTLS (Debian's slapd) reads
+    // the PKCS#8 key openssl writes.
+    let tls = if tls {
+        format!(
+            "TLSCACertificateFile {d}/ca.pem\n\
+             TLSCertificateFile {d}/server.pem\n\
+             TLSCertificateKeyFile {d}/server.key\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "include /etc/ldap/schema/core.schema\n\
          include /etc/ldap/schema/cosine.schema\n\
@@ -43,6 +69,7 @@ fn config(dir: &Path) -> String {
          modulepath /usr/lib/ldap\n\
          moduleload back_mdb\n\
          pidfile {d}/slapd.pid\n\
+         {tls}\
          access to attrs=userPassword by anonymous auth by * none\n\
          access to * by users read by * none\n\
          database mdb\n\
@@ -83,9 +110,28 @@ pub fn base_ldif(users: usize, members: impl Iterator<Item = usize>) -> String {
 impl Slapd {
     /// A directory loaded with `ldif`, serving on a free loopback port.
     pub fn start(ldif: &str) -> Slapd {
+        Slapd::start_with(ldif, false)
+    }
+
+    /// As [`Slapd::start`], with TLS: StartTLS on [`Slapd::url`], LDAPS on
+    /// [`Slapd::ldaps_url`], a certificate for 127.0.0.1 and localhost signed
+    /// by a throwaway CA ([`Tls::ca`]).
+    pub fn start_tls(ldif: &str) -> Slapd {
+        Slapd::start_with(ldif, true)
+    }
+
+    fn start_with(ldif: &str, tls: bool) -> Slapd {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("db")).expect("db dir");
-        std::fs::write(dir.path().join("slapd.conf"), config(dir.path())).expect("slapd.conf");
+        let tls = tls.then(|| Tls {
+            port: free_port(),
+            ca: server_certificate(dir.path()),
+        });
+        std::fs::write(
+            dir.path().join("slapd.conf"),
+            config(dir.path(), tls.is_some()),
+        )
+        .expect("slapd.conf");
         std::fs::write(dir.path().join("data.ldif"), ldif).expect("data.ldif");
         let out = Command::new("slapadd")
             .arg("-f")
@@ -102,6 +148,7 @@ impl Slapd {
         let mut slapd = Slapd {
             dir,
             port: free_port(),
+            tls,
             child: None,
         };
         slapd.resume();
@@ -112,14 +159,26 @@ impl Slapd {
         format!("ldap://127.0.0.1:{}", self.port)
     }
 
-    /// Starts (again) on the same port with the same data.
+    /// The `ldaps://` URL of a directory started with [`Slapd::start_tls`].
+    pub fn ldaps_url(&self) -> String {
+        let tls = self.tls.as_ref().expect("a directory started with TLS");
+        format!("ldaps://127.0.0.1:{}", tls.port)
+    }
+
+    /// Starts (again) on the same port(s) with the same data.
     pub fn resume(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("slapd.log")).expect("log");
+        let mut listeners = format!("ldap://127.0.0.1:{}/", self.port);
+        let mut ports = vec![self.port];
+        if let Some(tls) = &self.tls {
+            listeners.push_str(&format!(" ldaps://127.0.0.1:{}/", tls.port));
+            ports.push(tls.port);
+        }
         let child = Command::new("/usr/sbin/slapd")
             .arg("-f")
             .arg(self.dir.path().join("slapd.conf"))
             .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg(listeners)
             .args(["-d", "0"])
             .stdout(Stdio::null())
             .stderr(log)
@@ -127,13 +186,15 @@ impl Slapd {
             .expect("slapd");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "slapd did not listen: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        for port in ports {
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "slapd did not listen on {port}: {}",
+                    self.log()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
 
@@ -171,6 +232,59 @@ impl Slapd {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Runs `openssl` in `dir` with `args` (split on whitespace); panics with
+/// its stderr when it fails.
+fn openssl(dir: &Path, args: &str) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args.split_whitespace())
+        .output()
+        .expect("openssl (the command; scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A throwaway CA (RSA 2048, valid two days): `NAME.pem` and `NAME.key` in
+/// `dir`; answers the certificate's path.
+pub fn throwaway_ca(dir: &Path, name: &str) -> PathBuf {
+    openssl(
+        dir,
+        &format!(
+            "req -x509 -newkey rsa:2048 -nodes -days 2 -keyout {name}.key -out {name}.pem \
+             -subj /CN=roster-test-{name} -addext basicConstraints=critical,CA:TRUE \
+             -addext keyUsage=critical,keyCertSign,cRLSign"
+        ),
+    );
+    dir.join(format!("{name}.pem"))
+}
+
+/// `ca.pem` (a throwaway CA) and the server's `server.pem` and `server.key`
+/// in `dir`, for 127.0.0.1 and localhost; answers the CA's path.
+fn server_certificate(dir: &Path) -> PathBuf {
+    let ca = throwaway_ca(dir, "ca");
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=critical,CA:FALSE\n\
+         keyUsage=critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\n\
+         subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("server.ext");
+    openssl(
+        dir,
+        "req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost",
+    );
+    openssl(
+        dir,
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 \
+         -extfile server.ext -out server.pem",
+    );
+    ca
 }
 
 impl Drop for Slapd {
