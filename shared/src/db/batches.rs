@@ -495,31 +495,10 @@ impl Db {
         updates: Vec<(Existing, TechnicianWrite)>,
         outcomes: &mut Vec<RowOutcome>,
     ) -> DbResult<(Vec<TechnicianWrite>, Vec<(Existing, TechnicianWrite)>)> {
-        let lock = match self.engine {
-            super::Engine::Postgres => " FOR UPDATE",
-            // SQLite has one writer: the transaction is serialized already.
-            super::Engine::Sqlite => "",
-        };
-        // Unlimited seats (the default) need no lock: batches of concurrent imports
-        // then never wait for each other here.
-        let (standard_seats, mobile_seats) = statements::seats(org).fetch_one(&mut **tx).await?;
-        if standard_seats.is_none() && mobile_seats.is_none() {
+        let Some((mut standard_left, mut mobile_left)) = seats_left(tx, self.engine, org).await?
+        else {
             return Ok((creates, updates));
-        }
-        let (standard_seats, mobile_seats): (Option<i64>, Option<i64>) =
-            sqlx::query_as(AssertSqlSafe(format!("{SEATS}{lock}")))
-                .bind(org)
-                .fetch_one(&mut **tx)
-                .await?;
-        let (used_standard, used_mobile): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
-             FROM technicians WHERE org_id = $1",
-        )
-        .bind(org)
-        .fetch_one(&mut **tx)
-        .await?;
-        let mut standard_left = standard_seats.map(|s| s - used_standard);
-        let mut mobile_left = mobile_seats.map(|s| s - used_mobile);
+        };
 
         // What each updated technician holds now: an update only needs the seats it adds.
         let mut held: std::collections::HashMap<i64, (bool, bool)> =
@@ -671,6 +650,44 @@ pub(super) async fn insert_outcomes(
             .await?;
     }
     Ok(counts)
+}
+
+/// The organization's seats left, (standard, mobile) with `None` for a
+/// license without a limit; `None` when neither is limited (the default: no
+/// lock is taken then, so batches of concurrent imports and sync runs never
+/// wait for each other here). Otherwise the settings row is locked for the
+/// rest of the transaction, so that writers racing for the last seats never
+/// over-allocate. A disabled technician holds no mobile seat.
+pub(super) async fn seats_left(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    engine: Engine,
+    org: OrgId,
+) -> DbResult<Option<(Option<i64>, Option<i64>)>> {
+    let (standard, mobile) = statements::seats(org).fetch_one(&mut **tx).await?;
+    if standard.is_none() && mobile.is_none() {
+        return Ok(None);
+    }
+    let lock = match engine {
+        Engine::Postgres => " FOR UPDATE",
+        // SQLite has one writer: the transaction is serialized already.
+        Engine::Sqlite => "",
+    };
+    let (standard, mobile): (Option<i64>, Option<i64>) =
+        sqlx::query_as(AssertSqlSafe(format!("{SEATS}{lock}")))
+            .bind(org)
+            .fetch_one(&mut **tx)
+            .await?;
+    let (used_standard, used_mobile): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
+         FROM technicians WHERE org_id = $1",
+    )
+    .bind(org)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Some((
+        standard.map(|s| s - used_standard),
+        mobile.map(|s| s - used_mobile),
+    )))
 }
 
 /// A technician as `insert_technicians` sends it: flags as 0/1, as the tables store them.

@@ -6,7 +6,7 @@
 //! decision (created, linked, updated, unchanged, disabled) is taken inside that
 //! transaction from the technician as it is then.
 
-use super::batches::{Lease, insert_outcomes, statements};
+use super::batches::{Lease, insert_outcomes, seats_left, statements};
 use super::{Db, DbResult, flag};
 use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus, Scope};
 use crate::time::now_ms;
@@ -81,35 +81,12 @@ impl SeatsLeft {
         mobile: None,
     };
 
-    /// Reads the seats left inside the batch's transaction, with the
-    /// organization's settings row locked when seats are limited, so batches
-    /// of concurrent runs and imports racing for the last seats never over-allocate.
+    /// Reads the seats left inside the batch's transaction (`batches::seats_left`:
+    /// the settings row locked when seats are limited).
     async fn read(tx: &mut Tx<'_>, engine: super::Engine, org: OrgId) -> DbResult<Self> {
-        let (standard, mobile) = statements::seats(org).fetch_one(&mut **tx).await?;
-        if standard.is_none() && mobile.is_none() {
-            return Ok(Self::UNLIMITED);
-        }
-        let lock = match engine {
-            super::Engine::Postgres => " FOR UPDATE",
-            // SQLite has one writer: the transaction is serialized already.
-            super::Engine::Sqlite => "",
-        };
-        let (standard, mobile): (Option<i64>, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(
-            format!("SELECT standard_seats, mobile_seats FROM settings WHERE org_id = $1{lock}"),
-        ))
-        .bind(org)
-        .fetch_one(&mut **tx)
-        .await?;
-        let (used_standard, used_mobile): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(standard_license), 0), COALESCE(SUM(CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END), 0) \
-             FROM technicians WHERE org_id = $1",
-        )
-        .bind(org)
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok(Self {
-            standard: standard.map(|s| s - used_standard),
-            mobile: mobile.map(|s| s - used_mobile),
+        Ok(match seats_left(tx, engine, org).await? {
+            None => Self::UNLIMITED,
+            Some((standard, mobile)) => Self { standard, mobile },
         })
     }
 
