@@ -212,7 +212,20 @@ async fn write_batches(
     directory: &Directory,
     todo: Vec<Record>,
 ) -> Result<bool, StepError> {
-    let batches = split_owned(todo, batch_rows(ctx).await);
+    // Only rows with a password to hash cost a hash: a chunk of pre-hashed
+    // rows is written in the largest batches (one commit each), not in batches
+    // sized for hashing.
+    let password_at = import.layout.map(|l| l.password_index());
+    let hashed = todo
+        .iter()
+        .filter(|r| password_at.is_some_and(|i| r.cells.get(i).is_some_and(|p| !p.is_empty())))
+        .count();
+    let share = if todo.is_empty() {
+        1.0
+    } else {
+        hashed as f64 / todo.len() as f64
+    };
+    let batches = split_owned(todo, batch_rows(ctx, share).await);
     let expected = batches.len();
     let (to_hash, mut judged) = tokio::sync::mpsc::channel::<Judged>(1);
     let (to_commit, mut hashed) = tokio::sync::mpsc::channel::<Hashed>(1);

@@ -30,12 +30,18 @@ async fn hash_cost(ctx: &Context) -> Duration {
     *COST.get_or_init(|| measured)
 }
 
-/// Rows per batch for this process's hash cost and concurrency: a few hundred at
-/// OWASP cost, up to 2,000 when hashing is cheap (then the database round trips
-/// are what a batch amortizes).
-pub(super) async fn batch_rows(ctx: &Context) -> usize {
+/// Rows per batch for this process's hash cost and concurrency, when
+/// `hashed_share` of the chunk's rows carry a password to hash (the others give
+/// a hash, or nothing to hash): a few dozen at OWASP cost, up to 2,000 when
+/// hashing is cheap or absent, as in a migration of pre-hashed rows (then the
+/// database round trips and commits are what a batch amortizes).
+pub(super) async fn batch_rows(ctx: &Context, hashed_share: f64) -> usize {
     let cost = hash_cost(ctx).await;
-    let per_row = cost.as_secs_f64() / ctx.config.worker_concurrency.max(1) as f64;
+    batch_rows_for(cost, ctx.config.worker_concurrency, hashed_share)
+}
+
+fn batch_rows_for(cost: Duration, concurrency: usize, hashed_share: f64) -> usize {
+    let per_row = cost.as_secs_f64() * hashed_share.clamp(0.0, 1.0) / concurrency.max(1) as f64;
     let rows = (BATCH_TARGET.as_secs_f64() / per_row.max(1e-6)) as usize;
     rows.clamp(25, 2000)
 }
@@ -194,6 +200,22 @@ impl HashPool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batches_are_sized_by_the_rows_that_hash() {
+        let owasp = Duration::from_millis(35);
+        // Every row hashes: 2 s of two threads' hashing, about 114 rows.
+        assert_eq!(super::batch_rows_for(owasp, 2, 1.0), 114);
+        // Pre-hashed rows (a migration): nothing to hash, the largest batch.
+        assert_eq!(super::batch_rows_for(owasp, 2, 0.0), 2000);
+        // Half of them: twice the rows for the same hashing time.
+        assert_eq!(super::batch_rows_for(owasp, 2, 0.5), 228);
+        // Dear hashing on one thread: never under 25 rows.
+        assert_eq!(
+            super::batch_rows_for(Duration::from_millis(500), 1, 1.0),
+            25
+        );
+    }
+
     use super::{CHUNK_ROWS, CHUNK_ROWS_MAX, HashPool, chunk_rows_for};
     use crate::password::{HashScheme, Password};
     use std::time::Duration;

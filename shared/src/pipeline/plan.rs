@@ -6,6 +6,7 @@
 //! hands finished chunk files to the async side, one chunk at a time, so memory
 //! stays flat whatever the file's size.
 
+use super::hashing::CHUNK_ROWS_MAX;
 use super::{Context, StepError, interrupted_too_often, too_many_attempts};
 use crate::db::{ChunkPlan, Step};
 use crate::ingest;
@@ -199,6 +200,9 @@ fn read_into_chunks(
         ));
     }
     let email_at = layout.email_index();
+    let password_at = layout.password_index();
+    // Rows of `buffer` with a password to hash.
+    let mut hashing: usize = 0;
     // First row of each email, keyed by a 128-bit digest: flat in the email's length.
     // A byte array, not a u128: 20-byte entries instead of 32 (u128 is 16-aligned).
     let mut first_seen: HashMap<[u8; 16], u32> = HashMap::new();
@@ -229,8 +233,21 @@ fn read_into_chunks(
                 }
             }
         }
+        if record.cells.get(password_at).is_some_and(|p| !p.is_empty()) {
+            hashing += 1;
+        }
         buffer.push(record);
-        if buffer.len() == chunk_rows {
+        // Chunks are sized by their hashing: `chunk_rows` rows with a password
+        // to hash, or at most CHUNK_ROWS_MAX rows when fewer hash (pre-hashed
+        // rows of a migration hash none, and fewer chunks cost fewer claims,
+        // fetches and hand-offs). A size set by hand is exact.
+        let full = if split_tail {
+            hashing == chunk_rows || buffer.len() == CHUNK_ROWS_MAX
+        } else {
+            buffer.len() == chunk_rows
+        };
+        if full {
+            hashing = 0;
             if !split_tail {
                 send_chunk(folder, chunk_no, &mut buffer, tx)?;
                 chunk_no += 1;
