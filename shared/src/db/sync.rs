@@ -63,7 +63,6 @@ pub struct SyncTarget {
 
 /// A technician row as a decision needs it.
 type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>, i64);
-const CURRENT: &str = "SELECT id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license FROM technicians";
 
 /// The organization's seats left while a batch applies members (`None`:
 /// unlimited). A sync run takes seats as a file import does: a created member
@@ -244,6 +243,7 @@ impl Db {
             SeatsLeft::read(&mut tx, self.engine, target.org).await?
         };
         let mut linked = linked_of(&mut tx, target, members).await?;
+        let mut by_email = by_email_of(&mut tx, target, members, &linked).await?;
         let mut outcomes = Vec::with_capacity(members.len());
         for m in members {
             if !m.errors.is_empty() {
@@ -255,26 +255,18 @@ impl Db {
                     update(&mut tx, target, &mut seats, m, current, false, now).await?
                 }
                 None if !m.in_directory => outcome(m, RowStatus::Skipped, None, vec![]),
-                None => {
-                    let by_email: Option<Current> =
-                        sqlx::query_as(AssertSql::sql("WHERE org_id = $1 AND email_key = $2"))
-                            .bind(target.org)
-                            .bind(email_key(&m.email))
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    match by_email {
-                        Some(current) if current.6.is_none() && target.scope.allows(current.4) => {
-                            update(&mut tx, target, &mut seats, m, current, true, now).await?
-                        }
-                        Some(current) => outcome(
-                            m,
-                            RowStatus::Failed,
-                            None,
-                            vec![owned_elsewhere(&m.email, current.6, target.source)],
-                        ),
-                        None => create(&mut tx, lease, target, &mut seats, m, now).await?,
+                None => match by_email.remove(&email_key(&m.email)) {
+                    Some(current) if current.6.is_none() && target.scope.allows(current.4) => {
+                        update(&mut tx, target, &mut seats, m, current, true, now).await?
                     }
-                }
+                    Some(current) => outcome(
+                        m,
+                        RowStatus::Failed,
+                        None,
+                        vec![owned_elsewhere(&m.email, current.6, target.source)],
+                    ),
+                    None => create(&mut tx, lease, target, &mut seats, m, now).await?,
+                },
             };
             outcomes.push(outcome);
         }
@@ -337,12 +329,62 @@ async fn linked_of(
         .collect())
 }
 
-/// `CURRENT` with a condition.
-struct AssertSql;
-impl AssertSql {
-    fn sql(condition: &'static str) -> sqlx::AssertSqlSafe<String> {
-        sqlx::AssertSqlSafe(format!("{CURRENT} {condition}"))
+/// The technicians, by email key, that the batch's new members' emails name,
+/// read in one statement (it was one a member: a first provisioning of
+/// 100,000 members was 100,000 lookups). Reading them up front decides as
+/// reading each in turn would: the plan failed every repeated email of the
+/// snapshot (`duplicate_in_file`), so no member's write gives another new
+/// member's email to a technician.
+async fn by_email_of(
+    tx: &mut Tx<'_>,
+    t: &SyncTarget,
+    members: &[SyncMember],
+    linked: &std::collections::HashMap<String, Current>,
+) -> DbResult<std::collections::HashMap<String, Current>> {
+    let keys: Vec<String> = members
+        .iter()
+        .filter(|m| m.in_directory && m.errors.is_empty() && !linked.contains_key(&m.external_id))
+        .map(|m| email_key(&m.email))
+        .filter(|k| !k.is_empty())
+        .collect();
+    if keys.is_empty() {
+        return Ok(std::collections::HashMap::new());
     }
+    let sql = format!(
+        "SELECT email_key, id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license \
+         FROM technicians WHERE org_id = $1 AND email_key IN ({})",
+        super::list_placeholders(2, keys.len())
+    );
+    let mut q = sqlx::query_as::<
+        _,
+        (
+            String,
+            i64,
+            String,
+            String,
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        ),
+    >(sqlx::AssertSqlSafe(sql))
+    .bind(t.org);
+    for k in &keys {
+        q = q.bind(k);
+    }
+    Ok(q.fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(
+            |(k, id, name, email, enabled, group, sync_group, source, mobile)| {
+                (
+                    k,
+                    (id, name, email, enabled, group, sync_group, source, mobile),
+                )
+            },
+        )
+        .collect())
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
