@@ -235,6 +235,17 @@ impl Db {
         if renewed != 1 {
             return Ok(None);
         }
+        if self.engine == super::Engine::Postgres {
+            // The batch's lookups planned for their values, as the file path's
+            // email lookup is (`EXISTING_EMAILS_PLANNER_POSTGRES`): sqlx prepares
+            // each statement once a connection, and a generic plan made while a
+            // first provisioning had barely begun scanned the whole organization
+            // for each batch afterwards (measured: the 100,000-member re-sync
+            // spent its time in PostgreSQL at 100% of a core).
+            sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+                .execute(&mut *tx)
+                .await?;
+        }
         // A dry run takes no seats, as a file's dry run checks none: its batches
         // write nothing, so none could count what the one before would have taken.
         let mut seats = if target.dry_run {
