@@ -483,9 +483,9 @@ async fn kill_9_workers_mid_chunk_loses_and_repeats_no_row() {
 }
 
 /// The same on the path that hashes nothing (issue 20): every row gives a hash
-/// another system made. Such rows take milliseconds a batch, so the chunks are
-/// large (4,000 rows) and the batches small (25 rows, as the slow hash sizes
-/// them): a chunk is some 160 commits, and the kill lands in the middle of one.
+/// another system made. Such rows hash nothing, so their batches are the
+/// largest (2,000 rows, since `8c1de29`; 25 before, as if each row hashed): a
+/// 4,000-row chunk is two commits, and the kill lands while the chunk runs.
 /// Every row still takes effect exactly once, and every technician holds the
 /// hash as given.
 #[tokio::test]
