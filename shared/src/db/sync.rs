@@ -11,6 +11,7 @@ use super::{Db, DbResult, flag};
 use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus, Scope};
 use crate::time::now_ms;
 use crate::validate::email_key;
+use std::collections::HashMap;
 
 /// A source, as `GET /v1/sync/sources` shows it.
 #[derive(Debug, Clone)]
@@ -303,41 +304,9 @@ async fn linked_of(
     tx: &mut Tx<'_>,
     t: &SyncTarget,
     members: &[SyncMember],
-) -> DbResult<std::collections::HashMap<String, Current>> {
-    let sql = format!(
-        "SELECT external_id, id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license \
-         FROM technicians WHERE org_id = $1 AND sync_source_id = $2 AND external_id IN ({})",
-        super::list_placeholders(3, members.len())
-    );
-    type Row = (
-        String,
-        i64,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        i64,
-    );
-    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
-        .bind(t.org)
-        .bind(t.source);
-    for m in members {
-        q = q.bind(&m.external_id);
-    }
-    Ok(q.fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .map(
-            |(x, id, name, email, enabled, group, sync_group, source, mobile)| {
-                (
-                    x,
-                    (id, name, email, enabled, group, sync_group, source, mobile),
-                )
-            },
-        )
-        .collect())
+) -> DbResult<HashMap<String, Current>> {
+    let ids: Vec<&str> = members.iter().map(|m| m.external_id.as_str()).collect();
+    keyed(tx, "external_id", t, Some(t.source), &ids).await
 }
 
 /// The technicians, by email key, that the batch's new members' emails name,
@@ -350,39 +319,56 @@ async fn by_email_of(
     tx: &mut Tx<'_>,
     t: &SyncTarget,
     members: &[SyncMember],
-    linked: &std::collections::HashMap<String, Current>,
-) -> DbResult<std::collections::HashMap<String, Current>> {
+    linked: &HashMap<String, Current>,
+) -> DbResult<HashMap<String, Current>> {
     let keys: Vec<String> = members
         .iter()
         .filter(|m| m.in_directory && m.errors.is_empty() && !linked.contains_key(&m.external_id))
         .map(|m| email_key(&m.email))
         .filter(|k| !k.is_empty())
         .collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    keyed(tx, "email_key", t, None, &keys).await
+}
+
+/// The organization's technicians whose `column` is one of `keys` (and, with
+/// `source`, that source provisioned), as decisions need them, keyed by it.
+async fn keyed(
+    tx: &mut Tx<'_>,
+    column: &'static str,
+    t: &SyncTarget,
+    source: Option<i64>,
+    keys: &[&str],
+) -> DbResult<HashMap<String, Current>> {
     if keys.is_empty() {
-        return Ok(std::collections::HashMap::new());
+        return Ok(HashMap::new());
     }
+    let (of_source, first) = match source {
+        Some(_) => (" AND sync_source_id = $2", 3),
+        None => ("", 2),
+    };
     let sql = format!(
-        "SELECT email_key, id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license \
-         FROM technicians WHERE org_id = $1 AND email_key IN ({})",
-        super::list_placeholders(2, keys.len())
+        "SELECT {column}, id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license \
+         FROM technicians WHERE org_id = $1{of_source} AND {column} IN ({})",
+        super::list_placeholders(first, keys.len())
     );
-    let mut q = sqlx::query_as::<
-        _,
-        (
-            String,
-            i64,
-            String,
-            String,
-            i64,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            i64,
-        ),
-    >(sqlx::AssertSqlSafe(sql))
-    .bind(t.org);
-    for k in &keys {
-        q = q.bind(k);
+    type Row = (
+        String,
+        i64,
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
+    );
+    let mut q = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql)).bind(t.org);
+    if let Some(source) = source {
+        q = q.bind(source);
+    }
+    for k in keys {
+        q = q.bind(*k);
     }
     Ok(q.fetch_all(&mut **tx)
         .await?

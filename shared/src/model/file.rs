@@ -170,6 +170,16 @@ pub struct Record {
     pub errors: Vec<FieldError>,
 }
 
+impl Record {
+    /// Whether the row carries a password to hash (a row that gives a Password
+    /// Hash, or nothing, costs no hash): what chunks and batches are sized by.
+    pub fn hashes_password(&self, layout: Layout) -> bool {
+        self.cells
+            .get(layout.password_index())
+            .is_some_and(|p| !p.is_empty())
+    }
+}
+
 /// One problem with one field of a row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {

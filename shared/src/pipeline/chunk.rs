@@ -215,10 +215,9 @@ async fn write_batches(
     // Only rows with a password to hash cost a hash: a chunk of pre-hashed
     // rows is written in the largest batches (one commit each), not in batches
     // sized for hashing.
-    let password_at = import.layout.map(|l| l.password_index());
     let hashed = todo
         .iter()
-        .filter(|r| password_at.is_some_and(|i| r.cells.get(i).is_some_and(|p| !p.is_empty())))
+        .filter(|r| import.layout.is_some_and(|l| r.hashes_password(l)))
         .count();
     let share = if todo.is_empty() {
         1.0

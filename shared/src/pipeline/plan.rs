@@ -200,7 +200,6 @@ fn read_into_chunks(
         ));
     }
     let email_at = layout.email_index();
-    let password_at = layout.password_index();
     // Rows of `buffer` with a password to hash.
     let mut hashing: usize = 0;
     // First row of each email, keyed by a 128-bit digest: flat in the email's length.
@@ -233,7 +232,7 @@ fn read_into_chunks(
                 }
             }
         }
-        if record.cells.get(password_at).is_some_and(|p| !p.is_empty()) {
+        if record.hashes_password(layout) {
             hashing += 1;
         }
         buffer.push(record);
