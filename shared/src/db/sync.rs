@@ -403,12 +403,13 @@ fn outcome(
 
 /// A new member's email belongs to a technician it may not link: one that
 /// another member of this source holds, one of another source, or one outside
-/// the sender's groups (named as such, without its group).
+/// the sender's groups (with a file row's message, which says nothing of it).
 fn owned_elsewhere(email: &str, owner_source: Option<i64>, source: i64) -> FieldError {
     let owner = match owner_source {
         Some(s) if s == source => "another member of this directory source",
         Some(_) => "a technician that another directory source provisioned",
-        None => "a technician outside the groups of the snapshot's sender",
+        // As a file row's: nothing said of a technician the sender may not see.
+        None => return FieldError::email_taken(email),
     };
     FieldError::new(
         "Email",
