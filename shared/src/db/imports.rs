@@ -2,6 +2,7 @@
 //! listing them, their row outcomes, and cancel requests. Every read a user can
 //! make is scoped by organization (and, for admins, by who started it).
 
+use super::columns::{counter_column, joined};
 use super::{Db, DbResult, flag, undecodable};
 use crate::model::{
     Counts, Format, ImportId, ImportKind, ImportRecord, ImportStatus, Layout, NewImport,
@@ -9,22 +10,27 @@ use crate::model::{
 };
 use crate::time::now_ms;
 use sqlx::{AssertSqlSafe, Row};
+use std::sync::LazyLock;
 
 /// An import's columns, for `SELECT {IMPORT_COLUMNS} FROM imports ...`. Each
-/// counter is the import's own (outcomes recorded outside a chunk) plus the sum
-/// of its chunks', where every batch adds its outcomes (`batches::ADD_COUNTS_TO_CHUNK`).
-const IMPORT_COLUMNS: &str = "id, kind, sync_source_id, approved, awaiting_approval, org_id, admin_id, status, file_name, format, layout, header, group_id, dry_run, \
-     on_existing, upload_bytes, total_rows, \
-     created_rows + (SELECT CAST(COALESCE(SUM(c.created_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS created_rows, \
-     updated_rows + (SELECT CAST(COALESCE(SUM(c.updated_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS updated_rows, \
-     skipped_rows + (SELECT CAST(COALESCE(SUM(c.skipped_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS skipped_rows, \
-     valid_rows + (SELECT CAST(COALESCE(SUM(c.valid_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS valid_rows, \
-     failed_rows + (SELECT CAST(COALESCE(SUM(c.failed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS failed_rows, \
-     not_processed_rows + (SELECT CAST(COALESCE(SUM(c.not_processed_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS not_processed_rows, \
-     unchanged_rows + (SELECT CAST(COALESCE(SUM(c.unchanged_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS unchanged_rows, \
-     disabled_rows + (SELECT CAST(COALESCE(SUM(c.disabled_rows), 0) AS BIGINT) FROM import_chunks c WHERE c.import_id = imports.id) AS disabled_rows, \
-     chunk_count, chunks_done, error_code, error_message, has_result, files_purged, \
-     cancel_requested, directory_empty_at_plan, created_at, started_at, finished_at";
+/// counter (`Counts::NAMES`) is the import's own (outcomes recorded outside a
+/// chunk) plus the sum of its chunks', where every batch adds its outcomes
+/// (`batches::write::ADD_COUNTS_TO_CHUNK`).
+static IMPORT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let counters = joined(Counts::NAMES.iter().map(|name| {
+        let column = counter_column(name);
+        format!(
+            "{column} + (SELECT CAST(COALESCE(SUM(c.{column}), 0) AS BIGINT) FROM import_chunks c \
+             WHERE c.import_id = imports.id) AS {column}"
+        )
+    }));
+    format!(
+        "id, kind, sync_source_id, approved, awaiting_approval, org_id, admin_id, status, file_name, format, \
+         layout, header, group_id, dry_run, on_existing, upload_bytes, total_rows, {counters}, \
+         chunk_count, chunks_done, error_code, error_message, has_result, files_purged, \
+         cancel_requested, directory_empty_at_plan, created_at, started_at, finished_at"
+    )
+});
 
 fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
     let status: String = row.try_get("status")?;
@@ -35,6 +41,10 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
     let code: Option<String> = row.try_get("error_code")?;
     let message: Option<String> = row.try_get("error_message")?;
     let kind: String = row.try_get("kind")?;
+    let mut counters = [0; 8];
+    for (value, name) in counters.iter_mut().zip(Counts::NAMES) {
+        *value = row.try_get(counter_column(name).as_str())?;
+    }
     let mut status = ImportStatus::parse(&status).ok_or_else(|| undecodable("status", &status))?;
     if status == ImportStatus::Queued && flag(row.try_get("awaiting_approval")?) {
         status = ImportStatus::NeedsApproval;
@@ -61,16 +71,7 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
             .ok_or_else(|| undecodable("on_existing", &on_existing))?,
         upload_bytes: row.try_get("upload_bytes")?,
         total_rows: row.try_get("total_rows")?,
-        counts: Counts {
-            created: row.try_get("created_rows")?,
-            updated: row.try_get("updated_rows")?,
-            skipped: row.try_get("skipped_rows")?,
-            valid: row.try_get("valid_rows")?,
-            failed: row.try_get("failed_rows")?,
-            not_processed: row.try_get("not_processed_rows")?,
-            unchanged: row.try_get("unchanged_rows")?,
-            disabled: row.try_get("disabled_rows")?,
-        },
+        counts: Counts::from_values(counters),
         chunk_count: row.try_get("chunk_count")?,
         chunks_done: row.try_get("chunks_done")?,
         error: code.map(|c| (c, message.unwrap_or_default())),
@@ -127,7 +128,7 @@ impl Db {
             .await?;
         if let Some(key) = idempotency_key {
             let existing = sqlx::query(AssertSqlSafe(format!(
-                "SELECT {IMPORT_COLUMNS} FROM imports WHERE org_id = $1 AND idempotency_key = $2 AND created_at >= $3"
+                "SELECT {columns} FROM imports WHERE org_id = $1 AND idempotency_key = $2 AND created_at >= $3", columns = IMPORT_COLUMNS.as_str()
             )))
             .bind(org)
             .bind(key)
@@ -228,14 +229,16 @@ impl Db {
             == 1;
         let row = if inserted {
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1"
+                "SELECT {columns} FROM imports WHERE id = $1",
+                columns = IMPORT_COLUMNS.as_str()
             )))
             .bind(&new.id.0)
             .fetch_one(&mut *tx)
             .await?
         } else {
             sqlx::query(AssertSqlSafe(format!(
-                "SELECT {IMPORT_COLUMNS} FROM imports WHERE org_id = $1 AND idempotency_key = $2"
+                "SELECT {columns} FROM imports WHERE org_id = $1 AND idempotency_key = $2",
+                columns = IMPORT_COLUMNS.as_str()
             )))
             .bind(new.org_id)
             .bind(new.idempotency_key.as_deref())
@@ -254,7 +257,7 @@ impl Db {
         admin: Option<i64>,
     ) -> DbResult<Option<ImportRecord>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {IMPORT_COLUMNS} FROM imports WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR admin_id = $3)"
+            "SELECT {columns} FROM imports WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR admin_id = $3)", columns = IMPORT_COLUMNS.as_str()
         )))
         .bind(org)
         .bind(&id.0)
@@ -267,7 +270,8 @@ impl Db {
     /// An import by id alone: for workers, whose messages carry only ids.
     pub async fn load_import(&self, id: &ImportId) -> DbResult<Option<ImportRecord>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1"
+            "SELECT {columns} FROM imports WHERE id = $1",
+            columns = IMPORT_COLUMNS.as_str()
         )))
         .bind(&id.0)
         .fetch_optional(&self.pool)
@@ -284,8 +288,9 @@ impl Db {
         limit: i64,
     ) -> DbResult<Vec<ImportRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {IMPORT_COLUMNS} FROM imports WHERE org_id = $1 AND ($2 IS NULL OR admin_id = $2) \
-             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+            "SELECT {columns} FROM imports WHERE org_id = $1 AND ($2 IS NULL OR admin_id = $2) \
+             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+            columns = IMPORT_COLUMNS.as_str()
         )))
         .bind(org)
         .bind(admin)
@@ -370,61 +375,6 @@ pub fn list_rows_sql(status: Option<RowStatus>) -> String {
         "SELECT row_no, email, status, technician_id, errors FROM import_rows \
          WHERE import_id = $1 AND row_no > $2 {filter} ORDER BY row_no LIMIT $3"
     )
-}
-
-/// Figures for `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub imports_by_status: Vec<(String, i64)>,
-    pub rows_by_outcome: Vec<(String, i64)>,
-    pub chunks_open: i64,
-}
-
-impl Db {
-    /// Imports by status, rows by outcome (the imports' own counters and their chunks') and open chunks.
-    pub async fn metrics(&self) -> DbResult<Metrics> {
-        let imports_by_status =
-            sqlx::query_as("SELECT status, COUNT(*) FROM imports GROUP BY status ORDER BY status")
-                .fetch_all(&self.pool)
-                .await?;
-        // The imports' own counters plus their chunks' (see IMPORT_COLUMNS).
-        let row = sqlx::query(
-            "SELECT CAST(SUM(created) AS BIGINT), CAST(SUM(updated) AS BIGINT), CAST(SUM(skipped) AS BIGINT), \
-             CAST(SUM(valid) AS BIGINT), CAST(SUM(failed) AS BIGINT), CAST(SUM(not_processed) AS BIGINT) FROM ( \
-             SELECT COALESCE(SUM(created_rows), 0) AS created, COALESCE(SUM(updated_rows), 0) AS updated, \
-             COALESCE(SUM(skipped_rows), 0) AS skipped, COALESCE(SUM(valid_rows), 0) AS valid, \
-             COALESCE(SUM(failed_rows), 0) AS failed, COALESCE(SUM(not_processed_rows), 0) AS not_processed FROM imports \
-             UNION ALL \
-             SELECT COALESCE(SUM(created_rows), 0), COALESCE(SUM(updated_rows), 0), COALESCE(SUM(skipped_rows), 0), \
-             COALESCE(SUM(valid_rows), 0), COALESCE(SUM(failed_rows), 0), COALESCE(SUM(not_processed_rows), 0) FROM import_chunks \
-             ) AS counters",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let mut rows_by_outcome = Vec::new();
-        for (i, name) in [
-            "created",
-            "updated",
-            "skipped",
-            "valid",
-            "failed",
-            "not_processed",
-        ]
-        .iter()
-        .enumerate()
-        {
-            rows_by_outcome.push((name.to_string(), row.try_get::<i64, _>(i)?));
-        }
-        let chunks_open =
-            sqlx::query_scalar("SELECT COUNT(*) FROM import_chunks WHERE status <> 'done'")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(Metrics {
-            imports_by_status,
-            rows_by_outcome,
-            chunks_open,
-        })
-    }
 }
 
 fn outcome_from_row(row: &sqlx::any::AnyRow) -> DbResult<RowOutcome> {

@@ -7,18 +7,23 @@
 //! organization id: tenancy is part of each `WHERE`, not a filter applied later.
 
 mod batches;
-mod copy;
+mod columns;
+mod dialect;
 mod directory;
 mod imports;
+mod metrics;
 mod scim;
 mod service_tokens;
 mod sessions;
 mod steps;
 mod sync;
 
-pub use batches::*;
+pub use batches::{Existing, Lease, TechnicianWrite};
+pub use columns::{Field, TECHNICIAN_COLUMNS, technician_column_list};
+pub use dialect::{EXISTING_EMAILS_PLANNER_POSTGRES, EXISTING_EMAILS_POSTGRES};
 pub use directory::*;
 pub use imports::*;
+pub use metrics::Metrics;
 pub use scim::*;
 pub use service_tokens::*;
 pub use sessions::*;

@@ -6,6 +6,7 @@ use super::{Db, DbResult, values_placeholders};
 use crate::model::{ImportId, ImportStatus, Layout};
 use crate::time::now_ms;
 use sqlx::{AssertSqlSafe, Row};
+use std::sync::LazyLock;
 
 /// A chunk's place in the file.
 #[derive(Debug, Clone, Copy)]
@@ -54,9 +55,56 @@ pub struct DueWork {
     pub unpurged: Vec<ImportId>,
 }
 
+/// An import still under way: a step may be due. (docs/design.md has the
+/// table of which conditions make each step claimable.)
+pub(in crate::db) const IMPORT_OPEN: &str = "status IN ('queued', 'running')";
+/// Nobody holds the import's lease ($1: now): never taken, given back, or expired.
+pub(in crate::db) const IMPORT_LEASE_FREE: &str = "(lease_until IS NULL OR lease_until < $1)";
+/// Plan is due: not planned yet, not cancelled, not waiting for a master's approval.
+pub(in crate::db) const PLAN_READY: &str =
+    "chunk_count IS NULL AND cancel_requested = 0 AND awaiting_approval = 0";
+/// Finalize is due once the plan is saved (it follows the chunks), or at once
+/// when a cancel was asked for.
+pub(in crate::db) const FINALIZE_READY: &str = "(chunk_count IS NOT NULL OR cancel_requested = 1)";
+
+/// Claims import $4 for $2 until $3 ($1: now) when `ready` and the lease is
+/// free, counting `attempt` (an SQL expression) into its attempts and, when the
+/// lease was still named, its interruptions. The right-hand sides read the row
+/// as it was: `lease_owner` is the previous holder's.
+fn claim_import_sql(ready: &str, attempt: &str) -> String {
+    format!(
+        "UPDATE imports SET status = 'running', lease_owner = $2, lease_until = $3, step_attempts = step_attempts + {attempt}, \
+         step_interruptions = step_interruptions + CASE WHEN lease_owner IS NOT NULL THEN {attempt} ELSE 0 END, \
+         started_at = COALESCE(started_at, $1) WHERE id = $4 AND {IMPORT_OPEN} AND {ready} AND {IMPORT_LEASE_FREE} \
+         RETURNING step_attempts, step_interruptions"
+    )
+}
+
+/// Claims the plan step; every claim counts as an attempt.
+static CLAIM_PLAN: LazyLock<String> = LazyLock::new(|| claim_import_sql(PLAN_READY, "1"));
+/// Claims the finalize step. A claim counts as an attempt only once the chunks
+/// are over: a finalizer killed while it waited for other workers' chunks did
+/// not fail, and the attempts are for steps that do.
+static CLAIM_FINALIZE: LazyLock<String> = LazyLock::new(|| {
+    claim_import_sql(
+        FINALIZE_READY,
+        "CASE WHEN chunks_done >= chunk_count OR cancel_requested = 1 THEN 1 ELSE 0 END",
+    )
+});
+
+/// Stamps as sent ($1: now) the imports whose plan or finalize is due and
+/// whose message was last sent before $2; the caller tells plan from finalize
+/// by `chunk_count` and `cancel_requested`, as `PLAN_READY` and `FINALIZE_READY` do.
+static DUE_IMPORTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE imports SET enqueued_at = $1 WHERE {IMPORT_OPEN} AND enqueued_at < $2 AND {IMPORT_LEASE_FREE} \
+         AND (({PLAN_READY}) OR {FINALIZE_READY}) RETURNING id, chunk_count, cancel_requested"
+    )
+});
+
 impl Db {
-    /// Claims the import for a plan or finalize step, if nobody holds a live lease on it.
-    /// `ready` is an extra SQL condition naming which step is due.
+    /// Claims the import for a plan or finalize step, if it is due (`PLAN_READY`,
+    /// `FINALIZE_READY`) and nobody holds a live lease on it.
     /// A claim that finds the lease still named (expired: only a given-back or
     /// finished step clears it) counts an interruption, as an attempt counts.
     pub async fn claim_import(
@@ -67,32 +115,14 @@ impl Db {
         step: Step,
     ) -> DbResult<Option<ImportClaim>> {
         let now = now_ms();
-        // Finalize follows the chunks from the moment the plan is saved (it writes each
-        // chunk's result rows as the chunk finishes). A claim counts as an attempt only
-        // once the chunks are over: a finalizer killed while it waited for other
-        // workers' chunks did not fail, and the attempts are for steps that do.
-        let (ready, attempt) = match step {
-            Step::Plan => (
-                "status IN ('queued', 'running') AND chunk_count IS NULL AND cancel_requested = 0 AND awaiting_approval = 0",
-                "1",
-            ),
-            Step::Finalize => (
-                "status IN ('queued', 'running') AND (chunk_count IS NOT NULL OR cancel_requested = 1)",
-                "CASE WHEN chunks_done >= chunk_count OR cancel_requested = 1 THEN 1 ELSE 0 END",
-            ),
+        let sql = match step {
+            Step::Plan => CLAIM_PLAN.as_str(),
+            Step::Finalize => CLAIM_FINALIZE.as_str(),
         };
-        // The right-hand sides read the row as it was: `lease_owner` is the
-        // previous holder's.
-        let sql = format!(
-            "UPDATE imports SET status = 'running', lease_owner = $1, lease_until = $2, step_attempts = step_attempts + {attempt}, \
-             step_interruptions = step_interruptions + CASE WHEN lease_owner IS NOT NULL THEN {attempt} ELSE 0 END, \
-             started_at = COALESCE(started_at, $3) WHERE id = $4 AND {ready} AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING step_attempts, step_interruptions"
-        );
-        let claimed: Option<(i64, i64)> = sqlx::query_as(AssertSqlSafe(sql))
+        let claimed: Option<(i64, i64)> = sqlx::query_as(sql)
+            .bind(now)
             .bind(owner)
             .bind(now + lease_ms)
-            .bind(now)
             .bind(&id.0)
             .fetch_optional(&self.pool)
             .await?;
@@ -336,14 +366,11 @@ impl Db {
         .bind(stale)
         .fetch_all(&mut *tx)
         .await?;
-        let imports: Vec<(String, Option<i64>, i64)> = sqlx::query_as(
-            "UPDATE imports SET enqueued_at = $1 WHERE status IN ('queued', 'running') AND enqueued_at < $2 \
-             AND (lease_until IS NULL OR lease_until < $1) AND (awaiting_approval = 0 OR cancel_requested = 1) RETURNING id, chunk_count, cancel_requested",
-        )
-        .bind(now)
-        .bind(stale)
-        .fetch_all(&mut *tx)
-        .await?;
+        let imports: Vec<(String, Option<i64>, i64)> = sqlx::query_as(DUE_IMPORTS.as_str())
+            .bind(now)
+            .bind(stale)
+            .fetch_all(&mut *tx)
+            .await?;
         let unpurged: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM imports WHERE status IN ('completed', 'failed', 'cancelled') AND files_purged = 0 LIMIT 100",
         )

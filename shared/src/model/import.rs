@@ -199,6 +199,59 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The counters' names, in the order of [`Counts::values`]: each is a
+    /// [`RowStatus`]'s word and, with `_rows`, a column of `imports` and
+    /// `import_chunks`.
+    pub const NAMES: [&'static str; 8] = [
+        "created",
+        "updated",
+        "skipped",
+        "valid",
+        "failed",
+        "not_processed",
+        "unchanged",
+        "disabled",
+    ];
+
+    /// The counters in the order of [`Counts::NAMES`].
+    pub fn values(&self) -> [i64; 8] {
+        [
+            self.created,
+            self.updated,
+            self.skipped,
+            self.valid,
+            self.failed,
+            self.not_processed,
+            self.unchanged,
+            self.disabled,
+        ]
+    }
+
+    /// Counters given in the order of [`Counts::NAMES`].
+    pub fn from_values(
+        [
+            created,
+            updated,
+            skipped,
+            valid,
+            failed,
+            not_processed,
+            unchanged,
+            disabled,
+        ]: [i64; 8],
+    ) -> Self {
+        Self {
+            created,
+            updated,
+            skipped,
+            valid,
+            failed,
+            not_processed,
+            unchanged,
+            disabled,
+        }
+    }
+
     pub fn add(&mut self, status: RowStatus) {
         match status {
             RowStatus::Created => self.created += 1,
@@ -222,14 +275,7 @@ impl Counts {
     }
 
     pub fn processed(&self) -> i64 {
-        self.created
-            + self.updated
-            + self.skipped
-            + self.valid
-            + self.failed
-            + self.not_processed
-            + self.unchanged
-            + self.disabled
+        self.values().iter().sum()
     }
 }
 
@@ -258,4 +304,22 @@ pub struct RowOutcome {
     pub status: RowStatus,
     pub technician_id: Option<i64>,
     pub errors: Vec<FieldError>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_counter_is_named_by_the_status_it_counts() {
+        for (i, name) in Counts::NAMES.iter().enumerate() {
+            let status = RowStatus::parse(name).expect("a row status");
+            let mut counts = Counts::default();
+            counts.add(status);
+            let mut expected = [0; 8];
+            expected[i] = 1;
+            assert_eq!(counts.values(), expected, "{name}");
+            assert_eq!(Counts::from_values(expected), counts);
+        }
+    }
 }

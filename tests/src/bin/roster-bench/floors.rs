@@ -7,6 +7,7 @@
 use crate::rows::{Hashes, Row, email};
 use anyhow::{Context as _, ensure};
 use roster_shared::password::{HashScheme, Password};
+use roster_shared::db::{TechnicianWrite, technician_column_list};
 use roster_shared::validate::email_key;
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnection;
@@ -101,13 +102,16 @@ async fn scratch_org(conn: &mut PgConnection) -> anyhow::Result<(i64, i64, Strin
     Ok((org, group, import))
 }
 
-const COPY_TECHNICIANS: &str = "COPY technicians (org_id, name, nickname, email, email_key, sso_id, \
-     description, password_hash, enabled, standard_license, mobile_license, group_id, \
-     must_change_password, import_id, created_at, updated_at) FROM STDIN";
+/// `COPY` into the technicians' columns as an import writes them.
+fn copy_technicians() -> String {
+    format!(
+        "COPY technicians (org_id, {}, import_id, created_at, updated_at) FROM STDIN",
+        technician_column_list()
+    )
+}
 
-/// Technicians as `COPY`'s text format (tab-separated, `\N` for NULL; the
-/// generated values hold no tab, newline or backslash), as an import writes
-/// them, or with no import for those that were there before.
+/// Technicians as `COPY`'s text format (tab-separated, `\N` for NULL), as an
+/// import writes them, or with no import for those that were there before.
 fn technicians_text<'a>(
     org: i64,
     group: i64,
@@ -117,10 +121,24 @@ fn technicians_text<'a>(
     let import = import.unwrap_or("\\N");
     let mut text = String::new();
     for (name, email, hash) in technicians {
-        text.push_str(&format!(
-            "{org}\t{name}\t\\N\t{email}\t{}\t\\N\t\\N\t{hash}\t1\t1\t0\t{group}\t1\t{import}\t0\t0\n",
-            email_key(email)
-        ));
+        let write = TechnicianWrite {
+            row: 0,
+            name: name.to_owned(),
+            nickname: None,
+            email: email.to_owned(),
+            email_key: email_key(email),
+            sso_id: None,
+            description: None,
+            password_hash: hash.to_owned(),
+            enabled: true,
+            standard_license: true,
+            mobile_license: false,
+            group_id: group,
+            must_change_password: true,
+        };
+        text.push_str(&format!("{org}\t"));
+        write.copy_text(&mut text);
+        text.push_str(&format!("{import}\t0\t0\n"));
     }
     text
 }
@@ -154,7 +172,7 @@ pub(crate) async fn copy_floor(
     }
     let technicians = copy(
         &mut conn,
-        COPY_TECHNICIANS,
+        &copy_technicians(),
         technicians.as_bytes(),
         rows.len(),
     )
@@ -293,7 +311,7 @@ pub(crate) async fn load_existing(
         people.iter().map(|(n, e)| (n.as_str(), e.as_str(), hash)),
     );
     drop(people);
-    copy(conn, COPY_TECHNICIANS, text.as_bytes(), n).await?;
+    copy(conn, &copy_technicians(), text.as_bytes(), n).await?;
     sqlx::query("ANALYZE technicians")
         .execute(&mut *conn)
         .await?;

@@ -18,8 +18,12 @@
 //! It serves batches with only creations and unlimited seats (the default);
 //! updates and seat counting take the general path.
 
-use super::batches::{Lease, TechnicianWrite, statements, storable};
-use super::{Db, DbResult, Engine};
+use super::lease::statements::renew_lease;
+use super::seats::statements::seats;
+use super::write::{by_email_key, json_error, record_creations, statements, storable};
+use super::{Lease, TechnicianWrite};
+use crate::db::columns::{Field, technician_column_list};
+use crate::db::{Db, DbResult, Engine};
 use crate::model::{Counts, RowOutcome};
 use crate::model::{FieldError, ImportId, OrgId};
 use crate::time::now_ms;
@@ -27,10 +31,15 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
-const COPY_TECHNICIANS: &str = "COPY technicians (id, org_id, name, nickname, email, email_key, sso_id, \
-     description, password_hash, enabled, standard_license, mobile_license, group_id, must_change_password, \
-     import_id, created_at, updated_at) FROM STDIN";
+/// The technicians' columns, in the order `technicians_text` writes them.
+static COPY_TECHNICIANS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "COPY technicians (id, org_id, {}, import_id, created_at, updated_at) FROM STDIN",
+        technician_column_list()
+    )
+});
 const COPY_OUTCOMES: &str =
     "COPY import_rows (import_id, row_no, email, status, technician_id, errors) FROM STDIN";
 /// `n` ids for new technicians, from the sequence `BIGSERIAL` made. The sequence
@@ -61,7 +70,7 @@ impl Db {
     ) -> DbResult<Copied> {
         let now = now_ms();
         let mut tx = pool.begin().await?;
-        let renewed = statements::renew_lease(lease, lease_ms)
+        let renewed = renew_lease(lease, lease_ms)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -69,7 +78,7 @@ impl Db {
             return Ok(Copied::Done(None));
         }
         if !creates.is_empty() {
-            let (standard_seats, mobile_seats) = statements::seats(org).fetch_one(&mut *tx).await?;
+            let (standard_seats, mobile_seats) = seats(org).fetch_one(&mut *tx).await?;
             if standard_seats.is_some() || mobile_seats.is_some() {
                 tx.rollback().await?;
                 return Ok(Copied::NotApplicable(creates, outcomes));
@@ -80,11 +89,11 @@ impl Db {
                 .await?;
             let text = technicians_text(org, &lease.import_id, now, &creates, &ids);
             let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-            match copy_in(&mut savepoint, COPY_TECHNICIANS, text.as_bytes()).await {
+            match copy_in(&mut savepoint, &COPY_TECHNICIANS, text.as_bytes()).await {
                 Ok(()) => {
                     savepoint.commit().await?;
                     let created = ids.into_iter().map(Some).zip(creates);
-                    super::batches::record_creations(created, &mut outcomes);
+                    record_creations(created, &mut outcomes);
                 }
                 Err(e)
                     if e.as_database_error()
@@ -104,8 +113,8 @@ impl Db {
                     )?
                     .fetch_all(&mut *tx)
                     .await?;
-                    let created = super::batches::by_email_key(creates, inserted);
-                    super::batches::record_creations(created, &mut outcomes);
+                    let created = by_email_key(creates, inserted);
+                    record_creations(created, &mut outcomes);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -143,26 +152,26 @@ fn technicians_text(
     let mut out = String::with_capacity(creates.len() * 256);
     for (t, id) in creates.iter().zip(ids) {
         let _ = write!(out, "{id}\t{org}\t");
-        field(&mut out, Some(&t.name));
-        field(&mut out, t.nickname.as_deref());
-        field(&mut out, Some(&t.email));
-        field(&mut out, Some(&t.email_key));
-        field(&mut out, t.sso_id.as_deref());
-        field(&mut out, t.description.as_deref());
-        field(&mut out, Some(&t.password_hash));
-        let _ = write!(
-            out,
-            "{}\t{}\t{}\t{}\t{}\t",
-            u8::from(t.enabled),
-            u8::from(t.standard_license),
-            u8::from(t.mobile_license),
-            t.group_id,
-            u8::from(t.must_change_password)
-        );
+        t.copy_text(&mut out);
         field(&mut out, Some(&import.0));
         let _ = writeln!(out, "{now}\t{now}");
     }
     out
+}
+
+impl TechnicianWrite {
+    /// Appends the write's fields as `COPY`'s text format reads them, each with
+    /// its tab, in the order of [`crate::db::TECHNICIAN_COLUMNS`].
+    pub fn copy_text(&self, out: &mut String) {
+        for value in self.fields() {
+            match value {
+                Field::Text(text) => field(out, text),
+                Field::Int(n) => {
+                    let _ = write!(out, "{n}\t");
+                }
+            }
+        }
+    }
 }
 
 /// The batch's outcomes as `COPY_OUTCOMES` reads them.
@@ -190,7 +199,7 @@ fn errors_json(errors: &[FieldError]) -> DbResult<String> {
     if errors.is_empty() {
         return Ok("[]".to_owned());
     }
-    serde_json::to_string(errors).map_err(super::batches::json_error)
+    serde_json::to_string(errors).map_err(json_error)
 }
 
 /// Appends one field and its tab: `\N` for NULL, else the text escaped.

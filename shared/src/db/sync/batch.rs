@@ -1,223 +1,35 @@
-//! Directory synchronization's state: sources, the technicians each source
-//! provisioned (`technicians.sync_source_id`, `external_id`), and one sync
-//! batch's writes. The rule this file keeps, as `batches` does for files: a
-//! member's effect and its outcome are written in one transaction that first
-//! proves the chunk's lease, so each member is applied exactly once; every
-//! decision (created, linked, updated, unchanged, disabled) is taken inside that
-//! transaction from the technician as it is then.
+//! One sync batch's writes. The rule this file keeps, as `batches` does for
+//! files: a member's effect and its outcome are written in one transaction
+//! that first proves the chunk's lease, so each member is applied exactly once;
+//! every decision (created, linked, updated, unchanged, disabled) is taken
+//! inside that transaction from the technician as it is then.
 
-use super::batches::{Lease, insert_outcomes, seats_left, statements};
-use super::{Db, DbResult, flag};
-use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus, Scope};
+use super::{SyncMember, SyncTarget};
+use crate::db::batches::{
+    Lease, SeatNeed, SeatsLeft, insert_outcomes, lease_statements, seats_left,
+};
+use crate::db::{Db, DbResult, dialect, flag, list_placeholders};
+use crate::model::{Counts, FieldError, RowOutcome, RowStatus};
 use crate::time::now_ms;
 use crate::validate::email_key;
 use std::collections::HashMap;
 
-/// A source, as `GET /v1/sync/sources` shows it.
-#[derive(Debug, Clone)]
-pub struct SyncSource {
-    pub id: i64,
-    pub key: String,
-    pub group_id: i64,
-    pub members: i64,
-    pub last_import: Option<ImportId>,
-}
-
-/// A technician a source provisioned, as the plan sees it.
-#[derive(Debug, Clone)]
-pub struct Linked {
-    pub id: i64,
-    pub external_id: String,
-    pub name: String,
-    pub email: String,
-    pub enabled: bool,
-}
-
-/// One member of a snapshot (or one who left: `in_directory` false).
-#[derive(Debug, Clone)]
-pub struct SyncMember {
-    pub row: i64,
-    pub external_id: String,
-    pub name: String,
-    pub email: String,
-    pub enabled: bool,
-    pub in_directory: bool,
-    /// Problems the plan found (an email an earlier member of the snapshot
-    /// has): the member fails with them and nothing of it is written.
-    pub errors: Vec<FieldError>,
-}
-
-/// What a sync batch applies with.
-#[derive(Debug, Clone)]
-pub struct SyncTarget {
-    pub org: OrgId,
-    pub source: i64,
-    pub group_id: i64,
-    /// The hash new technicians get (the default password's).
-    pub password_hash: String,
-    pub dry_run: bool,
-    /// The groups of the administrator who sent the snapshot: a technician
-    /// outside them is never linked by its email (it fails as a taken email,
-    /// naming no group), as a file import's row would.
-    pub scope: Scope,
-}
-
 /// A technician row as a decision needs it.
 type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>, i64);
 
-/// The organization's seats left while a batch applies members (`None`:
-/// unlimited). A sync run takes seats as a file import does: a created member
-/// takes a standard seat, and a re-enabled technician that holds a mobile
-/// license takes a mobile seat again (a disabled one holds none); a member
-/// without its seat fails `license_unavailable` and nothing of it is written.
-struct SeatsLeft {
-    standard: Option<i64>,
-    mobile: Option<i64>,
-}
-
-impl SeatsLeft {
-    const UNLIMITED: Self = Self {
-        standard: None,
-        mobile: None,
-    };
-
-    /// Reads the seats left inside the batch's transaction (`batches::seats_left`:
-    /// the settings row locked when seats are limited).
-    async fn read(tx: &mut Tx<'_>, engine: super::Engine, org: OrgId) -> DbResult<Self> {
-        Ok(match seats_left(tx, engine, org).await? {
-            None => Self::UNLIMITED,
-            Some((standard, mobile)) => Self { standard, mobile },
-        })
-    }
-
-    /// Takes one seat of a license (`Standard License` or `Mobile License`), or
-    /// answers the member's failure when none is left.
-    fn take(&mut self, field: &str) -> Result<(), FieldError> {
-        let left = if field == "Mobile License" {
-            &mut self.mobile
-        } else {
-            &mut self.standard
-        };
-        match left {
-            Some(n) if *n < 1 => Err(FieldError::new(
-                field,
-                "license_unavailable",
-                format!("no seat left ({} of this license left)", (*n).max(0)),
-            )),
-            Some(n) => {
-                *n -= 1;
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-}
+/// A created member takes a standard seat.
+const NEW_MEMBER: SeatNeed = SeatNeed {
+    standard: true,
+    mobile: false,
+};
+/// A re-enabled technician that holds a mobile license takes a mobile seat
+/// again (a disabled one holds none).
+const REENABLED_MOBILE: SeatNeed = SeatNeed {
+    standard: false,
+    mobile: true,
+};
 
 impl Db {
-    /// The source named `key` of `org`, created on first use; its group follows the latest snapshot.
-    pub async fn sync_source(&self, org: OrgId, key: &str, group_id: i64) -> DbResult<i64> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO sync_sources (org_id, source_key, group_id, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (org_id, source_key) DO UPDATE SET group_id = $3",
-        )
-        .bind(org)
-        .bind(key)
-        .bind(group_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        let id: i64 =
-            sqlx::query_scalar("SELECT id FROM sync_sources WHERE org_id = $1 AND source_key = $2")
-                .bind(org)
-                .bind(key)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(id)
-    }
-
-    /// The technicians `source` provisioned.
-    pub async fn sync_links(&self, org: OrgId, source: i64) -> DbResult<Vec<Linked>> {
-        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, external_id, name, email, enabled FROM technicians WHERE org_id = $1 AND sync_source_id = $2",
-        )
-        .bind(org)
-        .bind(source)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, external_id, name, email, enabled)| Linked {
-                id,
-                external_id,
-                name,
-                email,
-                enabled: flag(enabled),
-            })
-            .collect())
-    }
-
-    /// Every source of `org` with its member count (enabled technicians it owns) and its latest run.
-    pub async fn list_sync_sources(&self, org: OrgId) -> DbResult<Vec<SyncSource>> {
-        let rows: Vec<(i64, String, i64, i64, Option<String>)> = sqlx::query_as(
-            "SELECT s.id, s.source_key, s.group_id, \
-             (SELECT COUNT(*) FROM technicians t WHERE t.org_id = s.org_id AND t.sync_source_id = s.id AND t.enabled = 1), \
-             (SELECT i.id FROM imports i WHERE i.sync_source_id = s.id ORDER BY i.created_at DESC, i.id DESC LIMIT 1) \
-             FROM sync_sources s WHERE s.org_id = $1 ORDER BY s.id",
-        )
-        .bind(org)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, key, group_id, members, last)| SyncSource {
-                id,
-                key,
-                group_id,
-                members,
-                last_import: last.map(ImportId),
-            })
-            .collect())
-    }
-
-    /// Stops a planned sync run before anything changed: back to `queued`,
-    /// awaiting a master's approval, its lease given back.
-    pub async fn hold_for_approval(
-        &self,
-        id: &ImportId,
-        owner: &str,
-        reason: &str,
-    ) -> DbResult<bool> {
-        let n = sqlx::query(
-            "UPDATE imports SET status = 'queued', awaiting_approval = 1, lease_owner = NULL, lease_until = NULL, \
-             error_code = 'needs_approval', error_message = $3 \
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        )
-        .bind(&id.0)
-        .bind(owner)
-        .bind(reason)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
-    }
-
-    /// A master's approval: the run plans again, past the safety valves. False if
-    /// the import is not waiting for one.
-    pub async fn approve_import(&self, org: OrgId, id: &ImportId) -> DbResult<bool> {
-        let n = sqlx::query(
-            "UPDATE imports SET awaiting_approval = 0, approved = 1, enqueued_at = $3, error_code = NULL, error_message = NULL \
-             WHERE org_id = $1 AND id = $2 AND status = 'queued' AND awaiting_approval = 1 AND cancel_requested = 0",
-        )
-        .bind(org)
-        .bind(&id.0)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
-    }
-
     /// Applies one batch of members: decisions and writes in one transaction
     /// that renews the chunk's lease first. `None`: the lease was lost, nothing written.
     pub async fn commit_sync_batch(
@@ -229,30 +41,30 @@ impl Db {
     ) -> DbResult<Option<Counts>> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let renewed = statements::renew_lease(lease, lease_ms)
+        let renewed = lease_statements::renew_lease(lease, lease_ms)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if renewed != 1 {
             return Ok(None);
         }
-        if self.engine == super::Engine::Postgres {
+        if let Some(custom_plans) = dialect::custom_plans(self.engine) {
             // The batch's lookups planned for their values, as the file path's
-            // email lookup is (`EXISTING_EMAILS_PLANNER_POSTGRES`): sqlx prepares
-            // each statement once a connection, and a generic plan made while a
-            // first provisioning had barely begun scanned the whole organization
-            // for each batch afterwards (measured: the 100,000-member re-sync
+            // email lookup is (measured without: the 100,000-member re-sync
             // spent its time in PostgreSQL at 100% of a core).
-            sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(custom_plans).execute(&mut *tx).await?;
         }
-        // A dry run takes no seats, as a file's dry run checks none: its batches
-        // write nothing, so none could count what the one before would have taken.
+        // A sync run takes seats as a file import does (`NEW_MEMBER`,
+        // `REENABLED_MOBILE`); a member without its seat fails
+        // `license_unavailable` and nothing of it is written. A dry run takes no
+        // seats, as a file's dry run checks none: its batches write nothing, so
+        // none could count what the one before would have taken.
         let mut seats = if target.dry_run {
             SeatsLeft::UNLIMITED
         } else {
-            SeatsLeft::read(&mut tx, self.engine, target.org).await?
+            seats_left(&mut tx, self.engine, target.org)
+                .await?
+                .unwrap_or(SeatsLeft::UNLIMITED)
         };
         let mut linked = linked_of(&mut tx, target, members).await?;
         let mut by_email = by_email_of(&mut tx, target, members, &linked).await?;
@@ -350,7 +162,7 @@ async fn keyed(
     let sql = format!(
         "SELECT {column}, id, name, email, enabled, group_id, sync_group_id, sync_source_id, mobile_license \
          FROM technicians WHERE org_id = $1{of_source} AND {column} IN ({})",
-        super::list_placeholders(first, keys.len())
+        list_placeholders(first, keys.len())
     );
     type Row = (
         String,
@@ -471,9 +283,9 @@ async fn update(
     if !enabled
         && want_enabled
         && flag(mobile)
-        && let Err(e) = seats.take("Mobile License")
+        && let Err(errors) = seats.take(REENABLED_MOBILE)
     {
-        return Ok(outcome(m, RowStatus::Failed, Some(id), vec![e]));
+        return Ok(outcome(m, RowStatus::Failed, Some(id), errors));
     }
     let status = if enabled && !want_enabled {
         RowStatus::Disabled
@@ -532,8 +344,8 @@ async fn create(
             )],
         ));
     }
-    if let Err(e) = seats.take("Standard License") {
-        return Ok(outcome(m, RowStatus::Failed, None, vec![e]));
+    if let Err(errors) = seats.take(NEW_MEMBER) {
+        return Ok(outcome(m, RowStatus::Failed, None, errors));
     }
     if t.dry_run {
         return Ok(outcome(m, RowStatus::Created, None, vec![]));
