@@ -6,8 +6,8 @@
 
 use crate::rows::{Hashes, Row, email};
 use anyhow::{Context as _, ensure};
-use roster_shared::password::{HashScheme, Password};
 use roster_shared::db::{TechnicianWrite, technician_column_list};
+use roster_shared::password::{HashScheme, Password};
 use roster_shared::validate::email_key;
 use sqlx::Connection as _;
 use sqlx::postgres::PgConnection;
