@@ -131,7 +131,7 @@ async fn create_import(
     .map_err(refused)?;
     let slot = match admitted {
         Admitted::Place(slot) => slot,
-        Admitted::Repeated(import) => return Ok(answer(Accepted::Repeated(import))),
+        Admitted::Repeated(import) => return Ok(answer(Accepted::Repeated(*import))),
     };
     std::fs::create_dir_all(&ctx.scratch).map_err(ApiError::internal)?;
     let dir = tempfile::tempdir_in(&ctx.scratch).map_err(ApiError::internal)?;

@@ -109,7 +109,7 @@ pub enum Admitted {
     Place(Slot),
     /// The key names an import of the last 24 hours that the caller may read:
     /// that one, and no new import (the body need not be read).
-    Repeated(ImportRecord),
+    Repeated(Box<ImportRecord>),
 }
 
 /// An upload's place among its organization's active imports, with its
@@ -148,7 +148,7 @@ pub async fn admit(
         .admit_upload(caller.org_id, idempotency_key.as_deref(), max_active)
         .await?
     {
-        Admission::Existing(import) => Ok(Admitted::Repeated(repeated(caller, *import)?)),
+        Admission::Existing(import) => Ok(Admitted::Repeated(Box::new(repeated(caller, *import)?))),
         Admission::Full => Err(AcceptError::Full(max_active)),
         Admission::Admitted(id) => Ok(Admitted::Place(Slot {
             db: db.clone(),
