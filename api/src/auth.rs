@@ -36,10 +36,7 @@ impl Caller {
 
     /// The admin filter for imports: an admin sees only its own, a master all.
     pub fn own_imports(&self) -> Option<i64> {
-        match self.0.role {
-            Role::Master => None,
-            Role::Admin => Some(self.0.id),
-        }
+        self.0.own_imports()
     }
 }
 

@@ -2,6 +2,7 @@
 //! import pipeline, the result spreadsheet, and the database, queue and object
 //! store behind small traits.
 
+pub mod access;
 pub mod config;
 pub mod db;
 pub mod ingest;

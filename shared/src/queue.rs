@@ -147,6 +147,12 @@ impl EmbeddedQueue {
     pub async fn next(&self) -> Option<Job> {
         self.rx.lock().await.recv().await
     }
+
+    /// The next job if one is waiting now, for tests that run the steps themselves.
+    #[cfg(test)]
+    pub(crate) async fn try_next(&self) -> Option<Job> {
+        self.rx.lock().await.try_recv().ok()
+    }
 }
 
 impl Default for EmbeddedQueue {

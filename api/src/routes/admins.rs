@@ -7,10 +7,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use roster_shared::access::{GroupError, existing_group};
 use roster_shared::db::DbError;
 use roster_shared::model::{PasswordPolicy, Role, Settings};
 use roster_shared::password::Password;
-use roster_shared::validate::{PasswordRules, check_password};
+use roster_shared::validate::check_password;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -49,11 +50,7 @@ pub(crate) fn check_admin_password(
     if text.is_empty() || text.chars().count() > 1024 {
         return Err(ApiError::invalid("password: 1 to 1,024 characters"));
     }
-    let rules = PasswordRules {
-        min_length: policy.min_length.max(0) as usize,
-        min_strength: policy.min_strength.clamp(0, 4) as u8,
-    };
-    check_password(text, &rules, ["", "", email])
+    check_password(text, &policy.rules(), ["", "", email])
         .map_err(|e| ApiError::new(ErrorCode::WeakPassword, format!("password: {}", e.message)))
 }
 
@@ -70,9 +67,10 @@ async fn create_admin(
     let email = roster_shared::validate::check_email(&input.email)
         .map_err(|e| ApiError::invalid(format!("email: {}", e.message)))?;
     for g in &input.group_ids {
-        db.get_group(org, *g)
-            .await?
-            .ok_or_else(|| ApiError::invalid(format!("group_ids: group {g} does not exist")))?;
+        existing_group(db, org, *g).await.map_err(|e| match e {
+            GroupError::Db(e) => e.into(),
+            e => ApiError::invalid(format!("group_ids: {e}")),
+        })?;
     }
     let password_hash = match input.password {
         None => None,
@@ -133,25 +131,8 @@ async fn update_settings(
     merge(&mut merged, patch);
     let settings: Settings = serde_path_to_error::deserialize(crate::strict::Strict(merged))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
+    settings.check().map_err(ApiError::invalid)?;
     let p = &settings.password_policy;
-    if !(1..=1024).contains(&p.min_length) || !(0..=4).contains(&p.min_strength) {
-        return Err(ApiError::invalid(
-            "password_policy: min_length 1-1024, min_strength 0-4",
-        ));
-    }
-    if settings.max_rows_per_file < 1
-        || [
-            settings.licenses.standard_seats,
-            settings.licenses.mobile_seats,
-        ]
-        .iter()
-        .flatten()
-        .any(|s| *s < 0)
-    {
-        return Err(ApiError::invalid(
-            "max_rows_per_file must be positive and seats not negative",
-        ));
-    }
     let default_hash = match default_password {
         None => None,
         Some(Value::Null) => Some(None),

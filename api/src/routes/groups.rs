@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use roster_shared::access::{GroupError, group_in_scope};
 use roster_shared::model::{Group, GroupId, GroupUpdate, OrgId, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -55,14 +56,10 @@ async fn create_group(
     let name = check_name(&input.name)?;
     match input.parent_id {
         Some(parent) => {
-            db.get_group(org, parent)
-                .await?
-                .ok_or_else(|| missing_parent(parent))?;
-            if !db.scope(&caller.0).await?.allows(parent) {
-                return Err(ApiError::forbidden(format!(
-                    "group {parent} is outside your groups"
-                )));
-            }
+            let scope = db.scope(&caller.0).await?;
+            group_in_scope(db, org, &scope, parent)
+                .await
+                .map_err(parent_refused)?;
         }
         None => caller.require_master()?,
     }
@@ -141,19 +138,30 @@ fn paths(groups: &[Group]) -> HashMap<i64, String> {
         .collect()
 }
 
-async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Group> {
-    let group = state
-        .ctx
-        .db
-        .get_group(caller.0.org_id, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if !state.ctx.db.scope(&caller.0).await?.allows(id) {
-        return Err(ApiError::forbidden(format!(
-            "group {id} is outside your groups"
-        )));
+/// Group `id`, if it exists (else 404) and is in the caller's scope (else 403).
+async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<Group, GroupError> {
+    let db = &state.ctx.db;
+    let scope = db.scope(&caller.0).await?;
+    group_in_scope(db, caller.0.org_id, &scope, id).await
+}
+
+/// The answer to a group named in the path that may not be read.
+fn path_refused(e: GroupError) -> ApiError {
+    match e {
+        GroupError::Missing(_) => ApiError::not_found(),
+        GroupError::OutOfScope(_) => ApiError::forbidden(e.to_string()),
+        GroupError::Db(e) => e.into(),
     }
-    Ok(group)
+}
+
+/// The answer to a `parent_id` that may not be used.
+fn parent_refused(e: GroupError) -> ApiError {
+    match e {
+        GroupError::Missing(parent) => {
+            ApiError::invalid(format!("parent_id: group {parent} does not exist"))
+        }
+        e => path_refused(e),
+    }
 }
 
 async fn get_group(
@@ -161,7 +169,9 @@ async fn get_group(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Group>> {
-    Ok(Json(visible(&state, &caller, id).await?))
+    Ok(Json(
+        visible(&state, &caller, id).await.map_err(path_refused)?,
+    ))
 }
 
 async fn update_group(
@@ -171,7 +181,7 @@ async fn update_group(
     JsonBody(patch): JsonBody<GroupPatch>,
 ) -> ApiResult<Json<Group>> {
     let org = caller.0.org_id;
-    visible(&state, &caller, id).await?;
+    visible(&state, &caller, id).await.map_err(path_refused)?;
     let name = patch.name.as_deref().map(check_name).transpose()?;
     match patch.parent_id {
         None => {}
@@ -181,10 +191,7 @@ async fn update_group(
         Some(Some(parent)) => {
             visible(&state, &caller, parent)
                 .await
-                .map_err(|e| match e.status {
-                    StatusCode::NOT_FOUND => missing_parent(parent),
-                    _ => e,
-                })?;
+                .map_err(parent_refused)?;
         }
     }
     match state
@@ -201,10 +208,6 @@ async fn update_group(
     }
 }
 
-fn missing_parent(parent: i64) -> ApiError {
-    ApiError::invalid(format!("parent_id: group {parent} does not exist"))
-}
-
 /// The group a request places technicians in (an import's global group, a
 /// new or moved technician's, a snapshot's): one that exists in `org` (else
 /// 422 `unknown_group`) and that `scope` allows (else 403). Every route that
@@ -215,15 +218,21 @@ pub async fn placement_group(
     scope: &Scope,
     group: GroupId,
 ) -> Result<GroupId, ApiError> {
-    if state.ctx.db.get_group(org, group).await?.is_none() {
-        return Err(unknown_group(&group.to_string()));
-    }
-    if !scope.allows(group) {
-        return Err(ApiError::forbidden(format!(
-            "you may not place technicians in group {group}"
-        )));
-    }
+    group_in_scope(&state.ctx.db, org, scope, group)
+        .await
+        .map_err(placement_refused)?;
     Ok(group)
+}
+
+/// The answer to a group that technicians may not be placed in.
+pub fn placement_refused(e: GroupError) -> ApiError {
+    match e {
+        GroupError::Missing(group) => unknown_group(&group.to_string()),
+        GroupError::OutOfScope(group) => {
+            ApiError::forbidden(format!("you may not place technicians in group {group}"))
+        }
+        GroupError::Db(e) => e.into(),
+    }
 }
 
 /// 422 `unknown_group` for the group the request named as `text`.

@@ -43,10 +43,10 @@ async fn create_sync_token(
     if name.is_empty() || name.chars().count() > 128 {
         return Err(ApiError::invalid("name: 1 to 128 characters"));
     }
-    if let Some(group) = input.group_id
-        && db.get_group(org, group).await?.is_none()
-    {
-        return Err(super::groups::unknown_group(&group.to_string()));
+    if let Some(group) = input.group_id {
+        roster_shared::access::existing_group(db, org, group)
+            .await
+            .map_err(super::groups::placement_refused)?;
     }
     let (token, secret) = db
         .create_service_token(org, name, input.group_id, caller.0.id)

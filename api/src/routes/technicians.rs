@@ -20,7 +20,7 @@ use roster_shared::model::{
     TechnicianCreate, TechnicianUpdate,
 };
 use roster_shared::password::{Credential, Password};
-use roster_shared::validate::{PasswordRules, check_password};
+use roster_shared::validate::check_password;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -227,11 +227,7 @@ fn check_new_password(
         return Err(ApiError::invalid("password: is required"));
     }
     limited("password", text, 1024)?;
-    let rules = PasswordRules {
-        min_length: policy.min_length.max(0) as usize,
-        min_strength: policy.min_strength.clamp(0, 4) as u8,
-    };
-    check_password(text, &rules, about)
+    check_password(text, &policy.rules(), about)
         .map_err(|e| ApiError::new(ErrorCode::WeakPassword, format!("password: {}", e.message)))
 }
 
@@ -320,8 +316,8 @@ async fn create_technician(
     let rules = roster_shared::validate::RowRules {
         layout: Layout::Full,
         global_group: None,
-        min_password_length: settings.password_policy.min_length.max(0) as usize,
-        min_password_strength: settings.password_policy.min_strength.clamp(0, 4) as u8,
+        min_password_length: settings.password_policy.rules().min_length,
+        min_password_strength: settings.password_policy.rules().min_strength,
         strength_memo: None,
     };
     let record = input.record();

@@ -7,21 +7,114 @@
 //! names a kind of file that can never be an import: see [`check_declared`]
 //! and docs/api.md, "Roster notes".
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, Query};
+use crate::state::AppState;
 use axum::extract::multipart::Field;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use roster_shared::ingest::{self, SNIFF_BYTES};
 use roster_shared::model::Format;
-use std::path::{Path, PathBuf};
+use roster_shared::pipeline::accept::ImportOptions;
+pub use roster_shared::pipeline::accept::Spooled;
+use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
-/// An upload spooled to a local file.
-pub struct Spooled {
-    pub path: PathBuf,
-    pub bytes: u64,
-    pub format: Format,
+/// An upload whose headers and query string have passed every check they can
+/// be put to; its body is still unread ([`Upload::spool`] reads it), so a
+/// request refused on them (too large, a bad key or option, no place among
+/// the organization's imports) is refused before a byte of it is read.
+pub struct Upload {
+    /// The `Idempotency-Key`, if any.
+    pub idempotency_key: Option<String>,
+    options: ImportOptions,
+    multipart: bool,
+    limit: u64,
+    request: Request,
+}
+
+impl FromRequest<AppState> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let Query(mut options) =
+            Query::<ImportOptions>::from_request_parts(&mut parts, state).await?;
+        let headers = &parts.headers;
+        let limit = state.ctx.config.max_upload_bytes;
+        let multipart = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        check_length(headers, limit, multipart)?;
+        let idempotency_key = idempotency_key(headers)?;
+        // Every option is a short text without control characters (form fields
+        // are bounded while read, query values here).
+        for (name, value) in options.texts() {
+            if let Some(value) = value {
+                check_text(name, value, FIELD_BYTES)?;
+            }
+        }
+        options.file_name = options.file_name.as_deref().map(file_name).transpose()?;
+        Ok(Self {
+            idempotency_key,
+            options,
+            multipart,
+            limit,
+            request: Request::from_parts(parts, body),
+        })
+    }
+}
+
+impl Upload {
+    /// Reads the body into a file in `dir`: the whole body, or a form's `file`
+    /// part beside its option fields (which override the query string's).
+    pub async fn spool(self, dir: &Path) -> Result<(ImportOptions, Spooled), ApiError> {
+        let Self {
+            mut options,
+            multipart,
+            limit,
+            request,
+            ..
+        } = self;
+        if !multipart {
+            let declared = request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            check_declared(declared, options.file_name.as_deref())?;
+            let spooled = spool(request.into_body().into_data_stream(), dir, limit).await?;
+            return Ok((options, spooled));
+        }
+        let mut form = <Multipart as FromRequest<()>>::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::invalid(e.body_text()))?;
+        let mut spooled = None;
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| ApiError::invalid(e.body_text()))?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "file" {
+                if options.file_name.is_none() {
+                    options.file_name = field.file_name().map(file_name).transpose()?;
+                }
+                check_declared(field.content_type(), options.file_name.as_deref())?;
+                spooled = Some(spool(field, dir, limit).await?);
+            } else if name == "file_name" {
+                options.file_name = Some(file_name(&field_text(field, &name).await?)?);
+            } else if ImportOptions::NAMES.contains(&name.as_str()) {
+                let value = field_text(field, &name).await?;
+                options.set(&name, value);
+            }
+            // Other fields are no option: never read, never stored (the field
+            // is skipped by reading on to the next one).
+        }
+        let spooled = spooled.ok_or_else(|| ApiError::invalid("the form has no 'file' part"))?;
+        Ok((options, spooled))
+    }
 }
 
 /// Streams `body` into a new file in `dir`, refusing it past `limit` bytes.

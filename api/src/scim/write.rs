@@ -17,7 +17,7 @@ use roster_shared::model::{
     TechnicianCreate, TechnicianUpdate,
 };
 use roster_shared::password::{Credential, Password};
-use roster_shared::validate::{NewTechnician, RowRules};
+use roster_shared::validate::{NewTechnician, PasswordRules, RowRules};
 
 /// The groups a SCIM token may write to: its group and the groups below it.
 async fn scope(state: &AppState, caller: &ScimCaller) -> ScimResult<Scope> {
@@ -45,21 +45,19 @@ async fn validate(
     licenses: (bool, bool),
     group: i64,
 ) -> ScimResult<NewTechnician> {
-    let policy = &settings.password_policy;
-    let checked = input.password.is_some();
+    // No password sent: the stand-in below is checked against no policy.
+    let password_rules = match input.password {
+        Some(_) => settings.password_policy.rules(),
+        None => PasswordRules {
+            min_length: 0,
+            min_strength: 0,
+        },
+    };
     let rules = RowRules {
         layout: Layout::Full,
         global_group: None,
-        min_password_length: if checked {
-            policy.min_length.max(0) as usize
-        } else {
-            0
-        },
-        min_password_strength: if checked {
-            policy.min_strength.clamp(0, 4) as u8
-        } else {
-            0
-        },
+        min_password_length: password_rules.min_length,
+        min_password_strength: password_rules.min_strength,
         strength_memo: None,
     };
     let password = input.password.as_ref().map_or("-", Password::expose);

@@ -28,7 +28,12 @@
 //! shorter than quick-xml's, so what passes here fits calamine's buffers too.
 
 use crate::model::FileError;
+use reference::{cell_name, parse_reference};
 use std::io::Read;
+pub(super) use targets::Targets;
+
+mod reference;
+mod targets;
 
 /// Longest text of one cell or shared string, in bytes of XML (see the module doc).
 pub(super) const MAX_TEXT_BYTES: u64 = 32_767 * 10;
@@ -42,20 +47,6 @@ const BUFFER: usize = 64 * 1024;
 /// The first bytes of a tag kept to read its name and attributes (a cell's
 /// `r`, a relationship's `Type` and `Target`).
 const HEAD: usize = 512;
-/// Relationship types whose targets calamine never reads as XML.
-const BINARY_TYPES: &[&str] = &[
-    "/image",
-    "/oleObject",
-    "/package",
-    "/vbaProject",
-    "/printerSettings",
-    "/audio",
-    "/video",
-    "/media",
-    "/hdphoto",
-    "/font",
-    "/activeXControlBinary",
-];
 
 /// What the caller knows of the part being scanned.
 pub(super) struct Part<'a> {
@@ -430,180 +421,5 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// The parts the relationships of a workbook target, by file name.
-#[derive(Debug, Default)]
-pub(super) struct Targets {
-    /// Targets of relationships of a [`BINARY_TYPES`] type.
-    binary: Vec<String>,
-    /// Targets of every other relationship.
-    read: Vec<String>,
-    /// A relationship whose target could not be told (a tag longer than the
-    /// head, or too many of them): no part is known to be binary.
-    unknown: bool,
-}
-
-/// Most targets noted (a workbook holds at most 10,000 parts).
-const MAX_TARGETS: usize = 10_000;
-
-impl Targets {
-    /// Whether calamine never reads the part `name` as XML: relationships
-    /// target it only as an image, an embedded object or the like.
-    pub(super) fn only_binary(&self, name: &str) -> bool {
-        let file = file_name(name);
-        !self.unknown && self.binary.contains(&file) && !self.read.contains(&file)
-    }
-}
-
-impl Scanner<'_> {
-    /// Notes a relationship's target.
-    fn relationship(&mut self, tag: &[u8]) {
-        use super::guard::attribute;
-        let kind = attribute(tag, b"Type");
-        let binary = kind.is_some_and(|k| BINARY_TYPES.iter().any(|t| k.ends_with(t.as_bytes())));
-        let targets = &mut *self.targets;
-        match attribute(tag, b"Target") {
-            Some(target) if targets.binary.len() + targets.read.len() < MAX_TARGETS => {
-                let file = file_name(&String::from_utf8_lossy(target));
-                if binary {
-                    targets.binary.push(file);
-                } else {
-                    targets.read.push(file);
-                }
-            }
-            // Not knowing the target of a binary relationship only means not
-            // skipping a part; not knowing another's could mean skipping one
-            // calamine reads.
-            None if binary => {}
-            _ => targets.unknown = true,
-        }
-    }
-}
-
-/// A part name's last segment, lowercased, as relationships and zip names both end.
-pub(super) fn file_name(path: &str) -> String {
-    path.rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
-/// `B7` as (row 7, column 2), both from 1.
-fn parse_reference(reference: &[u8]) -> Option<(u32, u32)> {
-    let letters = reference
-        .iter()
-        .take_while(|b| b.is_ascii_alphabetic())
-        .count();
-    let mut column: u32 = 0;
-    for b in &reference[..letters] {
-        column = column
-            .checked_mul(26)?
-            .checked_add(u32::from(b.to_ascii_uppercase() - b'A') + 1)?;
-    }
-    let row = std::str::from_utf8(&reference[letters..])
-        .ok()?
-        .parse()
-        .ok()?;
-    (column > 0).then_some((row, column))
-}
-
-/// (row 7, column 2) as `B7`.
-fn cell_name(row: u32, column: u32) -> String {
-    let mut letters = Vec::new();
-    let mut n = column.max(1);
-    while n > 0 {
-        let digit = (n - 1) % 26;
-        letters.push(b'A' + digit as u8);
-        n = (n - 1) / 26;
-    }
-    letters.reverse();
-    format!("{}{}", String::from_utf8_lossy(&letters), row.max(1))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sheet(xml: &[u8]) -> Result<(), Refusal> {
-        let part = Part {
-            name: "xl/worksheets/sheet1.xml",
-            shared_strings: false,
-            max_strings: 0,
-        };
-        scan(xml, &part, &mut Targets::default())
-    }
-
-    fn unsafe_reason(r: Result<(), Refusal>) -> String {
-        match r {
-            Err(Refusal::Unsafe(why)) => why,
-            other => panic!("not refused as unsafe: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn cell_names_go_both_ways() {
-        for (name, at) in [
-            ("A1", (1, 1)),
-            ("Z9", (9, 26)),
-            ("AA2", (2, 27)),
-            ("XFD1048576", (1_048_576, 16_384)),
-        ] {
-            assert_eq!(parse_reference(name.as_bytes()), Some(at));
-            assert_eq!(cell_name(at.0, at.1), name);
-        }
-        assert_eq!(parse_reference(b"7"), None);
-    }
-
-    #[test]
-    fn a_long_cell_is_named_even_without_references() {
-        let long = "x".repeat(MAX_TEXT_BYTES as usize + 1);
-        let xml = format!(
-            r#"<?xml version="1.0"?><worksheet><sheetData><row><c><v>1</v></c></row><row><c/><c t="inlineStr"><is><r><t>{}</t></r><r><t>{}</t></r></is></c></row></sheetData></worksheet>"#,
-            &long[..1000],
-            &long[1000..]
-        );
-        assert_eq!(
-            unsafe_reason(sheet(xml.as_bytes())),
-            "cell B2 holds more than 32,767 characters, Excel's limit for a cell"
-        );
-    }
-
-    #[test]
-    fn quotes_cdata_and_comments_do_not_hide_a_long_piece() {
-        let gt = ">".repeat(MAX_MARKUP_BYTES as usize + 1);
-        let attribute = format!(r#"<worksheet><c r="A1" x="{gt}"/></worksheet>"#);
-        assert!(unsafe_reason(sheet(attribute.as_bytes())).contains("markup"));
-        let comment = format!("<worksheet><!--{gt}--></worksheet>");
-        assert!(unsafe_reason(sheet(comment.as_bytes())).contains("markup"));
-        let cdata = format!(r#"<worksheet><c r="C3"><v><![CDATA[{gt}]]></v></c></worksheet>"#);
-        assert!(unsafe_reason(sheet(cdata.as_bytes())).contains("cell C3"));
-        let doctype = b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><worksheet/>";
-        assert!(unsafe_reason(sheet(doctype)).contains("DTD"));
-    }
-
-    #[test]
-    fn ordinary_markup_and_binary_parts_pass() {
-        let xml = br#"<?xml version="1.0"?><!-- a > b --><worksheet a='x>y'><c r="A1" t="inlineStr"><is><t>&amp;<![CDATA[<>]]></t></is></c><c r="B1"/></worksheet>"#;
-        assert!(sheet(xml).is_ok());
-        assert!(looks_like_xml(b"\xEF\xBB\xBF \r\n<?xml"));
-        assert!(!looks_like_xml(b"\x89PNG\r\n"));
-    }
-
-    #[test]
-    fn relationships_name_the_binary_parts() {
-        let rels = br#"<Relationships><Relationship Id="rId1" Type="http://x/relationships/image" Target="../media/Image1.PNG"/><Relationship Id="rId2" Type="http://x/relationships/worksheet" Target="worksheets/sheet1.bin"/></Relationships>"#;
-        let part = Part {
-            name: "xl/_rels/workbook.xml.rels",
-            shared_strings: false,
-            max_strings: 0,
-        };
-        let mut targets = Targets::default();
-        scan(&rels[..], &part, &mut targets).unwrap();
-        assert!(targets.only_binary("xl/media/image1.png"));
-        assert!(!targets.only_binary("xl/worksheets/sheet1.bin"));
-        // A part also targeted as something else is read.
-        let rels = br#"<Relationships><Relationship Type="http://x/image" Target="a.png"/><Relationship Type="http://x/worksheet" Target="a.png"/></Relationships>"#;
-        let mut targets = Targets::default();
-        scan(&rels[..], &part, &mut targets).unwrap();
-        assert!(!targets.only_binary("xl/media/a.png"));
-    }
-}
+mod tests;

@@ -51,6 +51,17 @@ pub struct Group {
     pub parent_id: Option<GroupId>,
 }
 
+impl Admin {
+    /// The imports this administrator may read: `Some(its own id)` for an
+    /// admin, who sees only its own; `None` (every import) for a master.
+    pub fn own_imports(&self) -> Option<AdminId> {
+        match self.role {
+            Role::Master => None,
+            Role::Admin => Some(self.id),
+        }
+    }
+}
+
 /// The groups an administrator may act on.
 #[derive(Debug, Clone)]
 pub enum Scope {

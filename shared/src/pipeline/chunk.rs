@@ -7,13 +7,16 @@ use super::hashing::batch_rows;
 use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
 use crate::db::{Existing, Lease, TechnicianWrite};
-use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
-use crate::model::{ImportRecord, LicenseSeats, RowOutcome, Scope};
+use crate::model::{FieldError, ImportId, Layout, Record};
+use crate::model::{ImportRecord, RowOutcome, Scope};
 use crate::password::{Credential, Password};
 use crate::queue::Job;
 use crate::storage::StorageKey;
 use crate::validate::{NewTechnician, RowRules};
-use std::collections::{HashMap, HashSet};
+use judge::{failed, judge, looks_up_emails};
+use std::collections::HashSet;
+
+mod judge;
 
 /// What the directory says about an import, loaded once per chunk.
 struct Directory {
@@ -158,8 +161,8 @@ async fn load_directory(ctx: &Context, import: &ImportRecord) -> Result<Director
         rules: RowRules {
             layout: import.layout.unwrap_or(Layout::Full),
             global_group: import.group_id,
-            min_password_length: settings.password_policy.min_length.max(0) as usize,
-            min_password_strength: settings.password_policy.min_strength.clamp(0, 4) as u8,
+            min_password_length: settings.password_policy.rules().min_length,
+            min_password_strength: settings.password_policy.rules().min_strength,
             strength_memo: Some(super::strength_memo(&import.id)),
         },
         groups: ctx.db.group_ids(import.org_id).await?,
@@ -285,123 +288,6 @@ async fn write_batches(
     Ok(finished)
 }
 
-/// Validates a batch (in slices on the blocking pool: zxcvbn costs a fraction of a
-/// millisecond a row, too much for the runtime threads that renew leases), then
-/// checks groups, scope and the emails the organization has already.
-async fn judge(
-    ctx: &Context,
-    import: &ImportRecord,
-    directory: &Directory,
-    batch: Vec<Record>,
-) -> Result<Judged, StepError> {
-    let slice_rows = batch.len().div_ceil(ctx.config.worker_concurrency.max(1));
-    let slices: Vec<_> = split_owned(batch, slice_rows)
-        .into_iter()
-        .map(|slice| {
-            let rules = directory.rules.clone();
-            tokio::task::spawn_blocking(move || {
-                slice
-                    .into_iter()
-                    .map(|record| match NewTechnician::parse(&record, &rules) {
-                        Ok(t) => Ok((i64::from(record.row), t)),
-                        Err(errors) => Err(failed(&record, errors)),
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    let mut valid = Vec::new();
-    for slice in slices {
-        let judged = slice
-            .await
-            .map_err(|e| StepError::Internal(format!("validation stopped: {e}")))?;
-        for row in judged {
-            match row {
-                Err(outcome) => outcomes.push(outcome),
-                Ok((row, t)) if !directory.groups.contains(&t.group_id) => {
-                    let message = format!("group {} does not exist", t.group_id);
-                    let error = FieldError::new("Tech Group ID", "unknown_group", message);
-                    outcomes.push(failed_row(row, t.email, error));
-                }
-                Ok((row, t)) if !directory.scope.allows(t.group_id) => {
-                    let message = format!("you may not add technicians to group {}", t.group_id);
-                    let error = FieldError::new("Tech Group ID", "group_not_permitted", message);
-                    outcomes.push(failed_row(row, t.email, error));
-                }
-                Ok((row, t)) => valid.push((row, t)),
-            }
-        }
-    }
-
-    let existing: HashMap<String, Existing> = if directory.look_up_emails {
-        let keys: Vec<String> = valid.iter().map(|(_, t)| t.email_key.clone()).collect();
-        ctx.db
-            .existing_emails(import.org_id, &keys)
-            .await?
-            .into_iter()
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let mut pending = Vec::new();
-    for (row, t) in valid {
-        let found = existing.get(&t.email_key).copied();
-        match (found, import.on_existing) {
-            // A technician outside the importer's scope is not its to update, skip
-            // or even confirm: to this import its email is simply taken, and the
-            // row does not say where the technician lives.
-            (Some(e), _) if !directory.scope.allows(e.group_id) => {
-                let error = FieldError::email_taken(&t.email);
-                outcomes.push(failed_row(row, t.email, error));
-            }
-            (Some(_), OnExisting::Fail) => {
-                let error = FieldError::email_taken(&t.email);
-                outcomes.push(failed_row(row, t.email, error));
-            }
-            (Some(tech), OnExisting::Skip) => outcomes.push(RowOutcome {
-                row,
-                email: t.email,
-                status: RowStatus::Skipped,
-                technician_id: Some(tech.id),
-                errors: vec![FieldError::new("Email", "exists", "already exists")],
-            }),
-            _ if import.dry_run => outcomes.push(RowOutcome {
-                row,
-                email: t.email,
-                status: RowStatus::Valid,
-                technician_id: found.map(|e| e.id),
-                errors: Vec::new(),
-            }),
-            (found, _) => pending.push(Pending {
-                row,
-                existing: found,
-                technician: t,
-            }),
-        }
-    }
-    Ok(Judged { outcomes, pending })
-}
-
-/// Whether a batch must look up which of its emails the organization has. Not
-/// when, at plan time, the organization had no technicians and no other import
-/// under way (`directory_empty_at_plan`), a taken email is to fail, and seats
-/// are unlimited: plan failed every repeated email of the file, so only a race
-/// (another import started later, or an edit) can take one of these emails,
-/// and the insert turns that row into `email_taken`, the outcome the lookup
-/// would give. It saves an index probe a row, most of a first, large import
-/// into a new organization; the price is hashing the rows such a race took. A
-/// dry run inserts nothing, so it always looks; with limited seats a taken
-/// email must not be charged a seat before the insert skips it.
-fn looks_up_emails(
-    dry_run: bool,
-    directory_empty_at_plan: bool,
-    on_existing: OnExisting,
-    seats: &LicenseSeats,
-) -> bool {
-    dry_run || !directory_empty_at_plan || on_existing != OnExisting::Fail || !seats.unlimited()
-}
-
 /// Hashes a judged batch's passwords on the hashing pool. Each password moves
 /// to the pool and is dropped there; the rows keep everything else. A row that
 /// gave a hash keeps it as given and never reaches the pool.
@@ -470,16 +356,6 @@ async fn commit(
     }
 }
 
-fn failed_row(row: i64, email: String, error: FieldError) -> RowOutcome {
-    RowOutcome {
-        row,
-        email,
-        status: RowStatus::Failed,
-        technician_id: None,
-        errors: vec![error],
-    }
-}
-
 /// Splits `items` into owned runs of at most `size` (at least 1), in order,
 /// moving them: a batch's records (passwords included) are never copied.
 fn split_owned<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
@@ -492,66 +368,5 @@ fn split_owned<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
     runs
 }
 
-fn failed(record: &Record, errors: Vec<FieldError>) -> RowOutcome {
-    RowOutcome {
-        row: i64::from(record.row),
-        email: record_email(record),
-        status: RowStatus::Failed,
-        technician_id: None,
-        errors,
-    }
-}
-
-/// The Email cell of a record, whatever its layout (full: column 3, short: column 2).
-fn record_email(record: &Record) -> String {
-    let at = if record.cells.len() == 3 { 1 } else { 2 };
-    record.cells.get(at).cloned().unwrap_or_default()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::{looks_up_emails, split_owned};
-    use crate::model::LicenseSeats;
-    use crate::model::OnExisting;
-
-    #[test]
-    fn only_a_first_failing_import_with_unlimited_seats_skips_the_lookup() {
-        let unlimited = LicenseSeats {
-            standard_seats: None,
-            mobile_seats: None,
-        };
-        let limited = LicenseSeats {
-            standard_seats: None,
-            mobile_seats: Some(5),
-        };
-        assert!(!looks_up_emails(false, true, OnExisting::Fail, &unlimited));
-        assert!(
-            looks_up_emails(true, true, OnExisting::Fail, &unlimited),
-            "dry run"
-        );
-        assert!(
-            looks_up_emails(false, false, OnExisting::Fail, &unlimited),
-            "had technicians"
-        );
-        assert!(
-            looks_up_emails(false, true, OnExisting::Skip, &unlimited),
-            "skip"
-        );
-        assert!(
-            looks_up_emails(false, true, OnExisting::Update, &unlimited),
-            "update"
-        );
-        assert!(
-            looks_up_emails(false, true, OnExisting::Fail, &limited),
-            "seats"
-        );
-    }
-
-    #[test]
-    fn split_owned_keeps_order_and_sizes() {
-        let runs = split_owned((1..=7).collect::<Vec<_>>(), 3);
-        assert_eq!(runs, vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
-        assert!(split_owned(Vec::<u8>::new(), 3).is_empty());
-        assert_eq!(split_owned(vec![1, 2], 0), vec![vec![1], vec![2]]);
-    }
-}
+mod tests;

@@ -1,9 +1,13 @@
 //! The import pipeline: plan → chunks → finalize (DESIGN.md), as plain async
 //! functions over an explicit [`Context`], plus the reconciler that re-sends work
-//! whose message was lost or whose worker died. Queue adapters only call [`run`].
+//! whose message was lost or whose worker died. Queue adapters only call [`run`];
+//! the API calls [`accept`] to make an upload an import.
 
+pub mod accept;
 mod chunk;
 mod finalize;
+#[cfg(test)]
+mod harness;
 mod hashing;
 mod memo;
 mod plan;
