@@ -6,7 +6,7 @@
 
 use roster_tests::client::read_xlsx;
 use roster_tests::services::{bin, free_port};
-use roster_tests::{Client, Mode, World, full_csv, strong_password};
+use roster_tests::{Client, Mode, World, full_csv, good_rows, strong_password, both_modes};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -79,21 +79,6 @@ fn write(world: &World, name: &str, body: &str) -> String {
     path.display().to_string()
 }
 
-fn good_rows(prefix: &str, n: usize, group: i64) -> String {
-    let emails: Vec<String> = (0..n).map(|i| format!("{prefix}{i}@acme.test")).collect();
-    let passwords: Vec<String> = (0..n).map(strong_password).collect();
-    let rows: Vec<(&str, &str, &str, i64)> = (0..n)
-        .map(|i| {
-            (
-                "Tech Name",
-                emails[i].as_str(),
-                passwords[i].as_str(),
-                group,
-            )
-        })
-        .collect();
-    full_csv(&rows)
-}
 
 async fn good_rows_exit_0_and_the_json_is_the_import(mode: Mode) {
     let world = World::start(mode, 1, &[]).await;
@@ -143,15 +128,7 @@ async fn good_rows_exit_0_and_the_json_is_the_import(mode: Mode) {
     assert!(log.contains(&format!("/v1/imports/{id}/events")), "{log}");
 }
 
-#[tokio::test]
-async fn cluster_good_rows_exit_0_and_the_json_is_the_import() {
-    good_rows_exit_0_and_the_json_is_the_import(Mode::Cluster).await;
-}
-
-#[tokio::test]
-async fn embedded_good_rows_exit_0_and_the_json_is_the_import() {
-    good_rows_exit_0_and_the_json_is_the_import(Mode::Embedded).await;
-}
+both_modes!(good_rows_exit_0_and_the_json_is_the_import: embedded_good_rows_exit_0_and_the_json_is_the_import, cluster_good_rows_exit_0_and_the_json_is_the_import);
 
 async fn bad_rows_exit_1_and_the_first_20_are_named(mode: Mode) {
     let world = World::start(mode, 1, &[]).await;
@@ -225,15 +202,7 @@ async fn bad_rows_exit_1_and_the_first_20_are_named(mode: Mode) {
     );
 }
 
-#[tokio::test]
-async fn cluster_bad_rows_exit_1_and_the_first_20_are_named() {
-    bad_rows_exit_1_and_the_first_20_are_named(Mode::Cluster).await;
-}
-
-#[tokio::test]
-async fn embedded_bad_rows_exit_1_and_the_first_20_are_named() {
-    bad_rows_exit_1_and_the_first_20_are_named(Mode::Embedded).await;
-}
+both_modes!(bad_rows_exit_1_and_the_first_20_are_named: embedded_bad_rows_exit_1_and_the_first_20_are_named, cluster_bad_rows_exit_1_and_the_first_20_are_named);
 
 async fn a_bad_header_or_a_cancel_exits_2(mode: Mode) {
     // Costly hashing, one row at a time: the long import is still running when cancelled.
@@ -280,15 +249,7 @@ async fn a_bad_header_or_a_cancel_exits_2(mode: Mode) {
     assert_eq!(printed["status"], "cancelled");
 }
 
-#[tokio::test]
-async fn cluster_a_bad_header_or_a_cancel_exits_2() {
-    a_bad_header_or_a_cancel_exits_2(Mode::Cluster).await;
-}
-
-#[tokio::test]
-async fn embedded_a_bad_header_or_a_cancel_exits_2() {
-    a_bad_header_or_a_cancel_exits_2(Mode::Embedded).await;
-}
+both_modes!(a_bad_header_or_a_cancel_exits_2: embedded_a_bad_header_or_a_cancel_exits_2, cluster_a_bad_header_or_a_cancel_exits_2);
 
 #[tokio::test]
 async fn usage_sign_in_and_network_errors_exit_3() {

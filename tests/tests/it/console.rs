@@ -11,7 +11,7 @@ use std::panic::AssertUnwindSafe;
 
 #[tokio::test]
 async fn console_in_both_modes_signs_in_imports_manages_and_signs_out() {
-    both_modes(Browser::start(1280, 800).await).await;
+    both_worlds(Browser::start(1280, 800).await).await;
 }
 
 /// The same in Firefox ESR, when it and geckodriver are installed
@@ -19,7 +19,7 @@ async fn console_in_both_modes_signs_in_imports_manages_and_signs_out() {
 #[tokio::test]
 async fn console_in_firefox_signs_in_imports_manages_and_signs_out() {
     match Browser::start_firefox(1280, 800).await {
-        Some(firefox) => both_modes(firefox).await,
+        Some(firefox) => both_worlds(firefox).await,
         None => eprintln!(
             "Firefox ESR or geckodriver is missing: the console ran in Chromium only \
              (apt-get install firefox-esr; cargo install geckodriver --locked)"
@@ -29,7 +29,7 @@ async fn console_in_firefox_signs_in_imports_manages_and_signs_out() {
 
 /// One browser for both worlds: a session cookie belongs to its origin, so
 /// the embedded world's sign-in means nothing to the cluster's API.
-async fn both_modes(browser: Browser) {
+async fn both_worlds(browser: Browser) {
     let engine = browser.engine;
     for (mode, workers) in [(Mode::Embedded, 0), (Mode::Cluster, 1)] {
         let world = World::start(mode, workers, &[]).await;

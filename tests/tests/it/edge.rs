@@ -5,14 +5,10 @@
 //! rule every list keeps. Each is a 4xx problem document, and nothing changes.
 
 use reqwest::Method;
-use roster_tests::client::Answer;
-use roster_tests::{Client, Mode, World, strong_password};
+use roster_tests::client::{Answer, text};
+use roster_tests::{Client, Mode, World, strong_password, both_modes};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn text(a: &Answer) -> String {
-    String::from_utf8_lossy(&a.body).into_owned()
-}
 
 /// A refusal: `status`, as problem+json with code `invalid_request`.
 fn refused(a: &Answer, status: u16, what: &str) {
@@ -220,12 +216,5 @@ async fn the_edge_refuses_what_the_contract_refuses(mode: Mode) {
     }
 }
 
-#[tokio::test]
-async fn embedded_the_edge_refuses_what_the_contract_refuses() {
-    the_edge_refuses_what_the_contract_refuses(Mode::Embedded).await;
-}
+both_modes!(the_edge_refuses_what_the_contract_refuses: embedded_the_edge_refuses_what_the_contract_refuses, cluster_the_edge_refuses_what_the_contract_refuses);
 
-#[tokio::test]
-async fn cluster_the_edge_refuses_what_the_contract_refuses() {
-    the_edge_refuses_what_the_contract_refuses(Mode::Cluster).await;
-}

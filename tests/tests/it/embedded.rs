@@ -1,6 +1,6 @@
 //! The embedded default on its own: work survives a restart of the process.
 
-use roster_tests::{Mode, World, full_csv, strong_password};
+use roster_tests::{Mode, World, good_rows};
 use std::time::Duration;
 
 #[tokio::test]
@@ -17,20 +17,8 @@ async fn an_import_interrupted_by_a_restart_finishes_after_it() {
     .await;
     let api = world.admin("Acme", "master@acme.test", "master", &[]).await;
     let group = api.group("Tier 1", None).await;
-    let passwords: Vec<String> = (0..400).map(strong_password).collect();
-    let emails: Vec<String> = (0..400).map(|i| format!("t{i}@acme.test")).collect();
-    let rows: Vec<(&str, &str, &str, i64)> = (0..400)
-        .map(|i| {
-            (
-                "Tech Name",
-                emails[i].as_str(),
-                passwords[i].as_str(),
-                group,
-            )
-        })
-        .collect();
     let a = api
-        .upload("big.csv", full_csv(&rows).into_bytes(), &[])
+        .upload("big.csv", good_rows("t", 400, group).into_bytes(), &[])
         .await;
     assert_eq!(a.status, 202);
     let id = a.json()["id"].as_str().unwrap().to_owned();

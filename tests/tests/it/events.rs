@@ -4,7 +4,7 @@
 //! not take the upload, so it learns of the workers' changes from the database.
 
 use futures::StreamExt;
-use roster_tests::{Client, Mode, World, strong_password};
+use roster_tests::{Client, Mode, World, strong_password, both_modes};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -171,15 +171,7 @@ async fn watching_an_import_from_queued_to_done(mode: Mode) {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn embedded_watching_an_import_from_queued_to_done() {
-    watching_an_import_from_queued_to_done(Mode::Embedded).await;
-}
-
-#[tokio::test]
-async fn cluster_watching_an_import_from_queued_to_done() {
-    watching_an_import_from_queued_to_done(Mode::Cluster).await;
-}
+both_modes!(watching_an_import_from_queued_to_done: embedded_watching_an_import_from_queued_to_done, cluster_watching_an_import_from_queued_to_done);
 
 /// Many watchers of one import share one feed: they all see it to the end.
 #[tokio::test]

@@ -12,9 +12,9 @@
 //! organization's ordinary import, running at the same time, completes
 //! untouched. Formulas come back as text in the result spreadsheet.
 
-use roster_tests::client::read_xlsx;
+use roster_tests::client::{read_xlsx, xlsx_parts};
 use roster_tests::services::{peak_rss_mib, reset_peak_rss};
-use roster_tests::{Client, Mode, World, full_csv, strong_password};
+use roster_tests::{Client, Mode, World, full_csv, strong_password, both_modes};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -240,28 +240,11 @@ async fn result_bytes(api: &Client, done: &Value) -> Vec<u8> {
 }
 
 /// Every part of a zip whose name starts with `prefix`, as text.
-fn zip_parts(bytes: &[u8], prefix: &str) -> Vec<(String, String)> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("result is a zip");
-    let names: Vec<String> = zip
-        .file_names()
-        .filter_map(|n| n.ok().map(|n| n.into_owned()))
-        .collect();
-    let mut parts = Vec::new();
-    for name in names.into_iter().filter(|n| n.starts_with(prefix)) {
-        let mut text = String::new();
-        zip.by_name(&name)
-            .expect("part")
-            .read_to_string(&mut text)
-            .expect("text part");
-        parts.push((name, text));
-    }
-    parts
-}
 
 /// Formulas come back as the text that was uploaded, never as formulas.
 async fn formulas_stay_text(api: &Client, done: &Value) {
     let bytes = result_bytes(api, done).await;
-    for (name, xml) in zip_parts(&bytes, "xl/worksheets/") {
+    for (name, xml) in xlsx_parts(&bytes, "xl/worksheets/") {
         assert!(
             !xml.contains("<f>") && !xml.contains("<f "),
             "{name} holds a formula"
@@ -337,7 +320,7 @@ async fn the_hostile_corpus_is_refused_cleanly(mode: Mode) {
         if *file == "macro.xlsm" {
             let bytes = result_bytes(&api, done.as_ref().expect("macro import")).await;
             assert!(
-                zip_parts(&bytes, "xl/vbaProject").is_empty(),
+                xlsx_parts(&bytes, "xl/vbaProject").is_empty(),
                 "the result carries macros"
             );
         }
@@ -367,15 +350,7 @@ async fn the_hostile_corpus_is_refused_cleanly(mode: Mode) {
     }
 }
 
-#[tokio::test]
-async fn a_cluster_refuses_the_hostile_corpus_cleanly() {
-    the_hostile_corpus_is_refused_cleanly(Mode::Cluster).await;
-}
-
-#[tokio::test]
-async fn the_embedded_default_refuses_the_hostile_corpus_cleanly() {
-    the_hostile_corpus_is_refused_cleanly(Mode::Embedded).await;
-}
+both_modes!(the_hostile_corpus_is_refused_cleanly: the_embedded_default_refuses_the_hostile_corpus_cleanly, a_cluster_refuses_the_hostile_corpus_cleanly);
 
 /// A single shared string of 64 MiB, packed small enough to pass the zip
 /// ratio guard, is over Excel's cell limit: the file fails as unsafe, and
@@ -401,15 +376,7 @@ async fn a_huge_shared_string_fails_its_import(mode: Mode) {
     }
 }
 
-#[tokio::test]
-async fn a_huge_shared_string_fails_its_import_on_a_cluster() {
-    a_huge_shared_string_fails_its_import(Mode::Cluster).await;
-}
-
-#[tokio::test]
-async fn a_huge_shared_string_fails_its_import_on_the_embedded_default() {
-    a_huge_shared_string_fails_its_import(Mode::Embedded).await;
-}
+both_modes!(a_huge_shared_string_fails_its_import: a_huge_shared_string_fails_its_import_on_the_embedded_default, a_huge_shared_string_fails_its_import_on_a_cluster);
 
 /// Uploads as fast as a script can: past `ROSTER_MAX_ACTIVE_IMPORTS` queued or
 /// running imports, 429 `rate_limited` with `Retry-After`, and nothing stored;

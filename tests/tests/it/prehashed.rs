@@ -5,7 +5,7 @@
 //! fails with its reason; a file without the column imports as before.
 
 use roster_shared::password::HashScheme;
-use roster_tests::{Client, Mode, World, strong_password};
+use roster_tests::{Client, Mode, World, strong_password, both_modes};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -215,12 +215,5 @@ async fn prehashed_rows_are_stored_as_given_and_never_hashed(mode: Mode) {
     assert_eq!(hashed_totals(&world, mode).last(), Some(&1));
 }
 
-#[tokio::test]
-async fn embedded_prehashed_rows_are_stored_as_given_and_never_hashed() {
-    prehashed_rows_are_stored_as_given_and_never_hashed(Mode::Embedded).await;
-}
+both_modes!(prehashed_rows_are_stored_as_given_and_never_hashed: embedded_prehashed_rows_are_stored_as_given_and_never_hashed, cluster_prehashed_rows_are_stored_as_given_and_never_hashed);
 
-#[tokio::test]
-async fn cluster_prehashed_rows_are_stored_as_given_and_never_hashed() {
-    prehashed_rows_are_stored_as_given_and_never_hashed(Mode::Cluster).await;
-}

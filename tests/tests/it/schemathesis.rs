@@ -18,7 +18,7 @@
 /// it; `random` draws a new one each run).
 const DEFAULT_SEED: &str = "222831694518463853021254178988799073357";
 
-use roster_tests::{Client, Mode, World, full_csv, strong_password};
+use roster_tests::{Client, Mode, World, full_csv, strong_password, both_modes};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -274,15 +274,7 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-#[tokio::test]
-async fn a_cluster_answers_schemathesis_as_its_openapi_document_says() {
-    the_api_keeps_its_description_under_schemathesis(Mode::Cluster).await;
-}
-
-#[tokio::test]
-async fn the_embedded_default_answers_schemathesis_as_its_openapi_document_says() {
-    the_api_keeps_its_description_under_schemathesis(Mode::Embedded).await;
-}
+both_modes!(the_api_keeps_its_description_under_schemathesis: the_embedded_default_answers_schemathesis_as_its_openapi_document_says, a_cluster_answers_schemathesis_as_its_openapi_document_says);
 
 /// Its first finding: an admin that sent an `Idempotency-Key` a master had
 /// used got the master's import back (200), one it may not read.

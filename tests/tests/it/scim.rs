@@ -3,10 +3,11 @@
 //! Microsoft's provisioning guides show, bad input answered in SCIM's error
 //! form without a change (scim_errors.rs), and scim2-tester run against the server.
 
-use roster_tests::{Mode, World, strong_password};
+use roster_tests::{Mode, World, strong_password, both_modes};
 use serde_json::json;
 
-use roster_tests::scim::{PATCH, USER, okta_user, provisioned, scim, technician, text};
+use roster_tests::client::{technician, text};
+use roster_tests::scim::{PATCH, USER, okta_user, provisioned, scim};
 
 async fn okta_and_entra_sequences_provision_technicians(mode: Mode) {
     let world = World::start(mode, 0, &[]).await;
@@ -250,12 +251,5 @@ async fn embedded_scim2_tester_finds_no_error() {
     );
 }
 
-#[tokio::test]
-async fn embedded_okta_and_entra_sequences_provision_technicians() {
-    okta_and_entra_sequences_provision_technicians(Mode::Embedded).await;
-}
+both_modes!(okta_and_entra_sequences_provision_technicians: embedded_okta_and_entra_sequences_provision_technicians, cluster_okta_and_entra_sequences_provision_technicians);
 
-#[tokio::test]
-async fn cluster_okta_and_entra_sequences_provision_technicians() {
-    okta_and_entra_sequences_provision_technicians(Mode::Cluster).await;
-}

@@ -4,7 +4,7 @@
 //! nothing changed.
 
 use roster_tests::scim::{okta_user, provisioned, scim};
-use roster_tests::{Client, Mode, World};
+use roster_tests::{Client, Mode, World, both_modes};
 use serde_json::{Value, json};
 
 async fn bad_input_is_a_scim_error_and_changes_nothing(mode: Mode) {
@@ -188,12 +188,5 @@ async fn bad_input_is_a_scim_error_and_changes_nothing(mode: Mode) {
     assert_eq!(before, after, "nothing changed");
 }
 
-#[tokio::test]
-async fn embedded_bad_input_is_a_scim_error_and_changes_nothing() {
-    bad_input_is_a_scim_error_and_changes_nothing(Mode::Embedded).await;
-}
+both_modes!(bad_input_is_a_scim_error_and_changes_nothing: embedded_bad_input_is_a_scim_error_and_changes_nothing, cluster_bad_input_is_a_scim_error_and_changes_nothing);
 
-#[tokio::test]
-async fn cluster_bad_input_is_a_scim_error_and_changes_nothing() {
-    bad_input_is_a_scim_error_and_changes_nothing(Mode::Cluster).await;
-}

@@ -5,15 +5,11 @@
 //! instance; failed sign-ins are throttled per email across instances; a wrong
 //! email and a wrong password look and take alike; and no secret reaches a log.
 
-use roster_tests::client::Answer;
+use roster_tests::client::{Answer, text};
 use roster_tests::session::{Session, sign_in};
-use roster_tests::{Mode, World, eventually, strong_password};
+use roster_tests::{Mode, World, eventually, strong_password, both_modes};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn text(a: &Answer) -> String {
-    String::from_utf8_lossy(&a.body).into_owned()
-}
 
 fn code(a: &Answer) -> String {
     a.json()["code"].as_str().unwrap_or_default().to_owned()
@@ -213,15 +209,7 @@ async fn signing_in_and_out(mode: Mode) {
     assert!(!answers[0].contains("argon2"), "{}", answers[0]);
 }
 
-#[tokio::test]
-async fn embedded_signing_in_and_out() {
-    signing_in_and_out(Mode::Embedded).await;
-}
-
-#[tokio::test]
-async fn cluster_signing_in_and_out() {
-    signing_in_and_out(Mode::Cluster).await;
-}
+both_modes!(signing_in_and_out: embedded_signing_in_and_out, cluster_signing_in_and_out);
 
 #[tokio::test]
 async fn the_cookie_is_secure_behind_an_https_public_url() {

@@ -3,13 +3,9 @@
 //! once and stored hashed; a service token calls no route but the sync and
 //! SCIM ones (403); the default password is write-only and policy-checked.
 
-use roster_tests::client::Answer;
-use roster_tests::{Mode, World, strong_password};
+use roster_tests::client::{Answer, text};
+use roster_tests::{Mode, World, strong_password, both_modes};
 use serde_json::{Value, json};
-
-fn text(a: &Answer) -> String {
-    String::from_utf8_lossy(&a.body).into_owned()
-}
 
 async fn service_tokens_are_shown_once_and_call_only_sync_routes(mode: Mode) {
     let world = World::start(mode, 0, &[]).await;
@@ -188,22 +184,7 @@ async fn the_default_password_is_write_only_and_follows_the_policy(mode: Mode) {
     db.close().await;
 }
 
-#[tokio::test]
-async fn embedded_service_tokens_are_shown_once_and_call_only_sync_routes() {
-    service_tokens_are_shown_once_and_call_only_sync_routes(Mode::Embedded).await;
-}
+both_modes!(service_tokens_are_shown_once_and_call_only_sync_routes: embedded_service_tokens_are_shown_once_and_call_only_sync_routes, cluster_service_tokens_are_shown_once_and_call_only_sync_routes);
 
-#[tokio::test]
-async fn cluster_service_tokens_are_shown_once_and_call_only_sync_routes() {
-    service_tokens_are_shown_once_and_call_only_sync_routes(Mode::Cluster).await;
-}
+both_modes!(the_default_password_is_write_only_and_follows_the_policy: embedded_the_default_password_is_write_only_and_follows_the_policy, cluster_the_default_password_is_write_only_and_follows_the_policy);
 
-#[tokio::test]
-async fn embedded_the_default_password_is_write_only_and_follows_the_policy() {
-    the_default_password_is_write_only_and_follows_the_policy(Mode::Embedded).await;
-}
-
-#[tokio::test]
-async fn cluster_the_default_password_is_write_only_and_follows_the_policy() {
-    the_default_password_is_write_only_and_follows_the_policy(Mode::Cluster).await;
-}

@@ -3,13 +3,9 @@
 //! import row with the same codes, every problem of a request at once, scope,
 //! seats, and the race of two requests for one email.
 
-use roster_tests::client::Answer;
-use roster_tests::{Mode, World, strong_password};
+use roster_tests::client::{Answer, error_pairs, text};
+use roster_tests::{Mode, World, strong_password, both_modes};
 use serde_json::{Value, json};
-
-fn text(a: &Answer) -> String {
-    String::from_utf8_lossy(&a.body).into_owned()
-}
 
 fn technician(email: &str, group: i64) -> Value {
     json!({
@@ -17,24 +13,6 @@ fn technician(email: &str, group: i64) -> Value {
         "description": "tier 1", "password": strong_password(7), "enabled": true,
         "standard_license": true, "mobile_license": false, "group_id": group
     })
-}
-
-/// The `(field, code)` pairs of a problem's `errors`.
-fn pairs(a: &Answer) -> Vec<(String, String)> {
-    a.json()["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    (
-                        e["field"].as_str().unwrap().to_owned(),
-                        e["code"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
@@ -71,7 +49,7 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
     let a = master.post("/v1/technicians", bad).await;
     assert_eq!(a.status, 422, "{}", text(&a));
     assert_eq!(a.json()["code"], "invalid_request");
-    let got = pairs(&a);
+    let got = error_pairs(&a.json());
     for want in [
         ("Name", "required"),
         ("Email", "invalid_email"),
@@ -99,7 +77,7 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
     words["name"] = json!(5);
     let a = master.post("/v1/technicians", words).await;
     assert_eq!(
-        pairs(&a),
+        error_pairs(&a.json()),
         [
             ("Name".to_owned(), "invalid_value".to_owned()),
             ("Enabled".to_owned(), "invalid_value".to_owned()),
@@ -121,7 +99,7 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
     let mut nested = technician("cy@acme.test", tier1);
     nested["name"] = json!({"first": "Cy"});
     let a = master.post("/v1/technicians", nested).await;
-    assert_eq!(pairs(&a), [("Name".to_owned(), "invalid_value".to_owned())]);
+    assert_eq!(error_pairs(&a.json()), [("Name".to_owned(), "invalid_value".to_owned())]);
 
     // The group: unknown is 422, outside the caller's scope 403.
     let a = master
@@ -222,12 +200,5 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
     );
 }
 
-#[tokio::test]
-async fn embedded_one_technician_follows_the_rules_of_a_row() {
-    one_technician_follows_the_rules_of_a_row(Mode::Embedded).await;
-}
+both_modes!(one_technician_follows_the_rules_of_a_row: embedded_one_technician_follows_the_rules_of_a_row, cluster_one_technician_follows_the_rules_of_a_row);
 
-#[tokio::test]
-async fn cluster_one_technician_follows_the_rules_of_a_row() {
-    one_technician_follows_the_rules_of_a_row(Mode::Cluster).await;
-}

@@ -6,7 +6,8 @@
 //! instead of running a third time, while one that died once runs again.
 
 use roster_shared::db::Step;
-use roster_tests::{Client, Mode, World, eventually, full_csv, strong_password};
+use roster_tests::services::peak_rss_mib;
+use roster_tests::{Client, Mode, World, eventually, full_csv, strong_password, both_modes};
 use serde_json::Value;
 use std::io::Write;
 use std::time::Duration;
@@ -17,17 +18,6 @@ const FINISH: Duration = Duration::from_secs(90);
 /// 64 MiB cell (issue 15).
 const PEAK_RSS_MB: u64 = 150;
 const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
-
-/// `VmHWM` (peak resident set) of a process, in MB.
-fn peak_rss_mb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kb / 1024
-}
 
 /// A small deterministic generator (xorshift).
 fn noise(seed: &mut u64) -> u64 {
@@ -158,11 +148,11 @@ async fn huge_cells_fail_their_import_and_the_processes_stay_small(mode: Mode) {
     let done = import(&api, "fine.xlsx", huge_cell_workbook(40, false), &group).await;
     assert_eq!(done["counts"]["created"], 1, "{done}");
 
-    let api_peak = peak_rss_mb(world.api_pid().expect("api running"));
+    let api_peak = peak_rss_mib(world.api_pid().expect("api running"));
     eprintln!("{mode:?}: roster-api peak RSS {api_peak} MB");
     assert!(api_peak < PEAK_RSS_MB, "roster-api reached {api_peak} MB");
     if mode == Mode::Cluster {
-        let worker_peak = peak_rss_mb(world.workers[0].id());
+        let worker_peak = peak_rss_mib(world.workers[0].id());
         eprintln!("{mode:?}: roster-worker peak RSS {worker_peak} MB");
         assert!(
             worker_peak < PEAK_RSS_MB,
@@ -180,15 +170,7 @@ async fn huge_cells_fail_their_import_and_the_processes_stay_small(mode: Mode) {
     }
 }
 
-#[tokio::test]
-async fn huge_cells_fail_their_import_and_the_embedded_api_stays_small() {
-    huge_cells_fail_their_import_and_the_processes_stay_small(Mode::Embedded).await;
-}
-
-#[tokio::test]
-async fn huge_cells_fail_their_import_and_the_cluster_stays_small() {
-    huge_cells_fail_their_import_and_the_processes_stay_small(Mode::Cluster).await;
-}
+both_modes!(huge_cells_fail_their_import_and_the_processes_stay_small: huge_cells_fail_their_import_and_the_embedded_api_stays_small, huge_cells_fail_their_import_and_the_cluster_stays_small);
 
 // ------------------------------------------------ a plan that kills its process
 
