@@ -22,8 +22,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", text(self)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", text(self)))
     }
 }
 

@@ -76,7 +76,14 @@ pub fn good_rows(prefix: &str, n: usize, group: i64) -> String {
     let emails: Vec<String> = (0..n).map(|i| format!("{prefix}{i}@acme.test")).collect();
     let passwords: Vec<String> = (0..n).map(strong_password).collect();
     let rows: Vec<(&str, &str, &str, i64)> = (0..n)
-        .map(|i| ("Tech Name", emails[i].as_str(), passwords[i].as_str(), group))
+        .map(|i| {
+            (
+                "Tech Name",
+                emails[i].as_str(),
+                passwords[i].as_str(),
+                group,
+            )
+        })
         .collect();
     full_csv(&rows)
 }

@@ -6,7 +6,7 @@
 
 use roster_tests::client::read_xlsx;
 use roster_tests::services::{bin, free_port};
-use roster_tests::{Client, Mode, World, full_csv, good_rows, strong_password, both_modes};
+use roster_tests::{Client, Mode, World, both_modes, full_csv, good_rows, strong_password};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -78,7 +78,6 @@ fn write(world: &World, name: &str, body: &str) -> String {
     std::fs::write(&path, body).expect("write the import file");
     path.display().to_string()
 }
-
 
 async fn good_rows_exit_0_and_the_json_is_the_import(mode: Mode) {
     let world = World::start(mode, 1, &[]).await;

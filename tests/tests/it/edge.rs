@@ -6,7 +6,7 @@
 
 use reqwest::Method;
 use roster_tests::client::{Answer, text};
-use roster_tests::{Client, Mode, World, strong_password, both_modes};
+use roster_tests::{Client, Mode, World, both_modes, strong_password};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -217,4 +217,3 @@ async fn the_edge_refuses_what_the_contract_refuses(mode: Mode) {
 }
 
 both_modes!(the_edge_refuses_what_the_contract_refuses: embedded_the_edge_refuses_what_the_contract_refuses, cluster_the_edge_refuses_what_the_contract_refuses);
-

@@ -4,7 +4,7 @@
 //! not take the upload, so it learns of the workers' changes from the database.
 
 use futures::StreamExt;
-use roster_tests::{Client, Mode, World, strong_password, both_modes};
+use roster_tests::{Client, Mode, World, both_modes, strong_password};
 use serde_json::Value;
 use std::time::Duration;
 

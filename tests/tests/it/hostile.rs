@@ -14,9 +14,8 @@
 
 use roster_tests::client::{read_xlsx, xlsx_parts};
 use roster_tests::services::{peak_rss_mib, reset_peak_rss};
-use roster_tests::{Client, Mode, World, full_csv, strong_password, both_modes};
+use roster_tests::{Client, Mode, World, both_modes, full_csv, strong_password};
 use serde_json::Value;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

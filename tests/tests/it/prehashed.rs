@@ -5,7 +5,7 @@
 //! fails with its reason; a file without the column imports as before.
 
 use roster_shared::password::HashScheme;
-use roster_tests::{Client, Mode, World, strong_password, both_modes};
+use roster_tests::{Client, Mode, World, both_modes, strong_password};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -216,4 +216,3 @@ async fn prehashed_rows_are_stored_as_given_and_never_hashed(mode: Mode) {
 }
 
 both_modes!(prehashed_rows_are_stored_as_given_and_never_hashed: embedded_prehashed_rows_are_stored_as_given_and_never_hashed, cluster_prehashed_rows_are_stored_as_given_and_never_hashed);
-

@@ -18,7 +18,7 @@
 /// it; `random` draws a new one each run).
 const DEFAULT_SEED: &str = "222831694518463853021254178988799073357";
 
-use roster_tests::{Client, Mode, World, full_csv, strong_password, both_modes};
+use roster_tests::{Client, Mode, World, both_modes, full_csv, strong_password};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};

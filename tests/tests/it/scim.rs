@@ -3,7 +3,7 @@
 //! Microsoft's provisioning guides show, bad input answered in SCIM's error
 //! form without a change (scim_errors.rs), and scim2-tester run against the server.
 
-use roster_tests::{Mode, World, strong_password, both_modes};
+use roster_tests::{Mode, World, both_modes, strong_password};
 use serde_json::json;
 
 use roster_tests::client::{technician, text};
@@ -252,4 +252,3 @@ async fn embedded_scim2_tester_finds_no_error() {
 }
 
 both_modes!(okta_and_entra_sequences_provision_technicians: embedded_okta_and_entra_sequences_provision_technicians, cluster_okta_and_entra_sequences_provision_technicians);
-

@@ -189,4 +189,3 @@ async fn bad_input_is_a_scim_error_and_changes_nothing(mode: Mode) {
 }
 
 both_modes!(bad_input_is_a_scim_error_and_changes_nothing: embedded_bad_input_is_a_scim_error_and_changes_nothing, cluster_bad_input_is_a_scim_error_and_changes_nothing);
-

@@ -7,7 +7,7 @@
 
 use roster_tests::client::{Answer, text};
 use roster_tests::session::{Session, sign_in};
-use roster_tests::{Mode, World, eventually, strong_password, both_modes};
+use roster_tests::{Mode, World, both_modes, eventually, strong_password};
 use serde_json::json;
 use std::time::{Duration, Instant};
 

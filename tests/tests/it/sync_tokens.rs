@@ -3,8 +3,8 @@
 //! once and stored hashed; a service token calls no route but the sync and
 //! SCIM ones (403); the default password is write-only and policy-checked.
 
-use roster_tests::client::{Answer, text};
-use roster_tests::{Mode, World, strong_password, both_modes};
+use roster_tests::client::text;
+use roster_tests::{Mode, World, both_modes, strong_password};
 use serde_json::{Value, json};
 
 async fn service_tokens_are_shown_once_and_call_only_sync_routes(mode: Mode) {
@@ -187,4 +187,3 @@ async fn the_default_password_is_write_only_and_follows_the_policy(mode: Mode) {
 both_modes!(service_tokens_are_shown_once_and_call_only_sync_routes: embedded_service_tokens_are_shown_once_and_call_only_sync_routes, cluster_service_tokens_are_shown_once_and_call_only_sync_routes);
 
 both_modes!(the_default_password_is_write_only_and_follows_the_policy: embedded_the_default_password_is_write_only_and_follows_the_policy, cluster_the_default_password_is_write_only_and_follows_the_policy);
-

@@ -3,8 +3,8 @@
 //! import row with the same codes, every problem of a request at once, scope,
 //! seats, and the race of two requests for one email.
 
-use roster_tests::client::{Answer, error_pairs, text};
-use roster_tests::{Mode, World, strong_password, both_modes};
+use roster_tests::client::{error_pairs, text};
+use roster_tests::{Mode, World, both_modes, strong_password};
 use serde_json::{Value, json};
 
 fn technician(email: &str, group: i64) -> Value {
@@ -99,7 +99,10 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
     let mut nested = technician("cy@acme.test", tier1);
     nested["name"] = json!({"first": "Cy"});
     let a = master.post("/v1/technicians", nested).await;
-    assert_eq!(error_pairs(&a.json()), [("Name".to_owned(), "invalid_value".to_owned())]);
+    assert_eq!(
+        error_pairs(&a.json()),
+        [("Name".to_owned(), "invalid_value".to_owned())]
+    );
 
     // The group: unknown is 422, outside the caller's scope 403.
     let a = master
@@ -201,4 +204,3 @@ async fn one_technician_follows_the_rules_of_a_row(mode: Mode) {
 }
 
 both_modes!(one_technician_follows_the_rules_of_a_row: embedded_one_technician_follows_the_rules_of_a_row, cluster_one_technician_follows_the_rules_of_a_row);
-

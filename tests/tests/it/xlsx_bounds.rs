@@ -7,7 +7,7 @@
 
 use roster_shared::db::Step;
 use roster_tests::services::peak_rss_mib;
-use roster_tests::{Client, Mode, World, eventually, full_csv, strong_password, both_modes};
+use roster_tests::{Client, Mode, World, both_modes, eventually, full_csv, strong_password};
 use serde_json::Value;
 use std::io::Write;
 use std::time::Duration;

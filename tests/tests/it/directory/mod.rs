@@ -143,5 +143,3 @@ async fn technician_id(api: &Client, email: &str) -> i64 {
         .as_i64()
         .unwrap_or_else(|| panic!("no technician {email}"))
 }
-
-

@@ -209,4 +209,3 @@ async fn imports_touch_only_technicians_in_the_callers_scope(mode: Mode) {
 }
 
 both_modes!(imports_touch_only_technicians_in_the_callers_scope: embedded_imports_touch_only_technicians_in_the_callers_scope, cluster_imports_touch_only_technicians_in_the_callers_scope);
-

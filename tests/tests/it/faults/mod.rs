@@ -432,4 +432,3 @@ fn database_name(world: &World) -> String {
         .expect("database name")
         .to_owned()
 }
-

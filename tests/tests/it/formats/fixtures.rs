@@ -31,7 +31,10 @@ async fn full_csv_fixture_imports(name: &str) {
     assert_eq!(done["counts"]["created"], 1, "{done}");
     let rows = api.all_rows(&id).await;
     expect_statuses(&rows, &[(2, "created"), (3, "failed")]);
-    assert_eq!(error_pairs(&rows[1]), pairs(&[("Password", "weak_password")]));
+    assert_eq!(
+        error_pairs(&rows[1]),
+        pairs(&[("Password", "weak_password")])
+    );
 
     let ana = technician(&api, "Ana.Silva@example.com")
         .await

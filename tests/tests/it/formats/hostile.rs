@@ -129,4 +129,3 @@ async fn hostile_files_fail_alone(mode: Mode) {
 }
 
 both_modes!(hostile_files_fail_alone: embedded_hostile_files_fail_alone, cluster_hostile_files_fail_alone);
-

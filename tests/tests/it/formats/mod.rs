@@ -11,7 +11,7 @@
 use roster_tests::client::{Answer, error_pairs, read_xlsx, xlsx_parts};
 use roster_tests::{Client, Mode, World, full_csv, strong_password};
 use serde_json::{Value, json};
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -187,4 +187,3 @@ async fn result_checked(
     }
     read_xlsx(&a.body)
 }
-

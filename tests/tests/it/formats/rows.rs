@@ -327,7 +327,10 @@ async fn embedded_the_organizations_settings_apply_to_imports() {
     let (id, done) = import(&api, "policy.csv", csv, &[]).await;
     assert_eq!(done["counts"]["created"], 1, "{done}");
     let rows = api.all_rows(&id).await;
-    assert_eq!(error_pairs(&rows[0]), pairs(&[("Password", "weak_password")]));
+    assert_eq!(
+        error_pairs(&rows[0]),
+        pairs(&[("Password", "weak_password")])
+    );
     let message = rows[0]["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("12"), "{message}");
     assert!(!message.contains("Xq7#pL9!vBz"));

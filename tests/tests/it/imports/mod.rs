@@ -87,4 +87,3 @@ async fn claimed(
         .expect("chunk claimed");
     lease
 }
-

@@ -135,4 +135,3 @@ fn api_sockets(world: &World) -> usize {
 fn imports_of(list: &Answer) -> usize {
     list.json()["items"].as_array().expect("items").len()
 }
-

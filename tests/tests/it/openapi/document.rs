@@ -45,7 +45,7 @@ async fn embedded_openapi_documents_every_route() {
     let mut routes = routes::router_routes();
     let fallbacks: Vec<_> = routes
         .iter()
-        .filter(|(_, m)| m == FALLBACK)
+        .filter(|(_, m)| m == routes::FALLBACK)
         .cloned()
         .collect();
     for (path, _) in &fallbacks {
@@ -58,7 +58,7 @@ async fn embedded_openapi_documents_every_route() {
             "{path} is a fallback, not an operation"
         );
     }
-    routes.retain(|(_, m)| m != FALLBACK);
+    routes.retain(|(_, m)| m != routes::FALLBACK);
     assert!(
         routes.iter().any(|(p, _)| p == "/scim/v2/Users"),
         "SCIM's routes were not read: {routes:?}"

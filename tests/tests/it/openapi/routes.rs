@@ -7,7 +7,7 @@ use super::*;
 /// A route's method router `any(..)`: under `/scim/v2` only, SCIM's answer
 /// (404 in its error form) to a path that names no resource. It is no
 /// operation, so it is not documented.
-const FALLBACK: &str = "any";
+pub(super) const FALLBACK: &str = "any";
 
 /// Every `(path, method)` of `.route("PATH", get(..).post(..)...)` calls in
 /// `api/src/routes/*.rs` and `api/src/scim/mod.rs`; `any(..)` reads as

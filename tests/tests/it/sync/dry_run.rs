@@ -116,4 +116,3 @@ async fn a_dry_run_reports_would_be_outcomes_per_row(mode: Mode) {
 }
 
 both_modes!(a_dry_run_reports_would_be_outcomes_per_row: embedded_a_dry_run_reports_would_be_outcomes_per_row, cluster_a_dry_run_reports_would_be_outcomes_per_row);
-

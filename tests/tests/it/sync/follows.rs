@@ -1,5 +1,7 @@
-//! A group follows the directory: `roster-adsync` with a service token
-//! creates, updates, disables and re-enables its members.
+//! A group follows the directory: `roster-adsync`, holding a service token,
+//! provisions every member (past the server's size limit), carries renames,
+//! email changes, removals and disabled accounts, changes nothing on a second
+//! run of the same directory, and sends into its own group only.
 
 use super::*;
 use roster_tests::both_modes;
@@ -191,4 +193,3 @@ async fn a_group_follows_the_directory(mode: Mode) {
 }
 
 both_modes!(a_group_follows_the_directory: embedded_a_group_follows_the_directory, cluster_a_group_follows_the_directory);
-

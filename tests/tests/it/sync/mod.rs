@@ -116,4 +116,3 @@ async fn run_snapshot(client: &Client, group: i64, members: Value) -> (Value, Ve
 fn member(id: &str, email: &str, enabled: bool) -> Value {
     json!({"external_id": id, "name": format!("Member {id}"), "email": email, "enabled": enabled})
 }
-

@@ -177,4 +177,3 @@ async fn a_snapshot_links_no_technician_outside_the_senders_scope(mode: Mode) {
 }
 
 both_modes!(a_snapshot_links_no_technician_outside_the_senders_scope: embedded_a_snapshot_links_no_technician_outside_the_senders_scope, cluster_a_snapshot_links_no_technician_outside_the_senders_scope);
-

@@ -206,4 +206,3 @@ async fn a_sync_run_respects_the_license_seats(mode: Mode) {
 }
 
 both_modes!(a_sync_run_respects_the_license_seats: embedded_a_sync_run_respects_the_license_seats, cluster_a_sync_run_respects_the_license_seats);
-
