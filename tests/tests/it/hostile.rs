@@ -238,8 +238,6 @@ async fn result_bytes(api: &Client, done: &Value) -> Vec<u8> {
     a.body
 }
 
-/// Every part of a zip whose name starts with `prefix`, as text.
-
 /// Formulas come back as the text that was uploaded, never as formulas.
 async fn formulas_stay_text(api: &Client, done: &Value) {
     let bytes = result_bytes(api, done).await;
