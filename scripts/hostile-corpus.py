@@ -4,7 +4,7 @@
     scripts/hostile-corpus.py OUT_DIR [GROUP_ID]
 
 Python's standard library only; nothing here is committed as a file, the
-corpus is made at test time (tests/tests/hostile.rs runs this script). Each
+corpus is made at test time (tests/tests/it/hostile.rs runs this script). Each
 file is a way an upload can try to exhaust or fool the process that reads it:
 zip bombs (by ratio, by a lying size, by entry count), a huge shared-string
 count, a cell at XFD1048576, a 50 MB CSV line with no newline, a million

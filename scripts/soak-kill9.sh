@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soak test for "every row takes effect exactly once" (issue 5). Not run in CI.
 #
-# Repeats the kill -9 scenario of tests/tests/faults.rs (two workers; three times
+# Repeats the kill -9 scenario of tests/tests/it/faults/ (two workers; three times
 # during one 400-row import, the worker in the middle of a chunk is killed with
 # SIGKILL and a fresh one started) N times, each on a fresh PostgreSQL database,
 # Redis and S3 server, and prints the rows lost (no outcome) and the rows
@@ -10,7 +10,7 @@
 #
 #   scripts/soak-kill9.sh            # 20 runs
 #   scripts/soak-kill9.sh 100        # 100 runs
-#   SOAK_TEST=redis_flushall scripts/soak-kill9.sh 10   # another test of faults.rs
+#   SOAK_TEST=redis_flushall scripts/soak-kill9.sh 10   # another test of the faults module
 #
 # Needs what scripts/test needs (PostgreSQL on 127.0.0.1:5432 or ROSTER_TEST_PG,
 # redis-server, s3s-fs, cargo-nextest). A failed run's logs are kept
@@ -19,20 +19,20 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 runs="${1:-20}"
-filter="test(${SOAK_TEST:-kill_9_workers_mid_chunk})"
+filter="test(/^faults::/) & test(${SOAK_TEST:-kill_9_workers_mid_chunk})"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/roster/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 export RUST_BACKTRACE=0
 
 cargo build -q --workspace --bins || exit 1
-cargo nextest run -p roster-tests --test faults --no-run || exit 1
+cargo nextest run -p roster-tests --test it --no-run || exit 1
 
 total_lost=0
 total_duplicated=0
 failed_runs=0
 for i in $(seq 1 "$runs"); do
   started=$(date +%s)
-  out=$(ROSTER_TEST_KEEP=1 cargo nextest run -p roster-tests --test faults --no-capture \
+  out=$(ROSTER_TEST_KEEP=1 cargo nextest run -p roster-tests --test it --no-capture \
         --no-fail-fast -E "$filter" 2>&1)
   status=$?
   line=$(grep -o 'FAULTS .*' <<<"$out" | tail -n1)

@@ -22,9 +22,44 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", text(self)))
     }
+}
+
+/// An answer's body as text, for an assertion's message.
+pub fn text(a: &Answer) -> String {
+    String::from_utf8_lossy(&a.body).into_owned()
+}
+
+/// The `(field, code)` of each entry of `value`'s `errors`: a row outcome's or
+/// a problem document's.
+pub fn error_pairs(value: &Value) -> Vec<(String, String)> {
+    value["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap_or_default().to_owned(),
+                        e["code"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The technician with `email` as `client` sees it, `Null` when there is none.
+pub async fn technician(client: &Client, email: &str) -> Value {
+    let a = client
+        .get(&format!(
+            "/v1/technicians?email={}",
+            email.replace('+', "%2B")
+        ))
+        .await;
+    assert_eq!(a.status, 200, "{}", text(&a));
+    a.json()["items"][0].clone()
 }
 
 impl Client {
@@ -181,6 +216,28 @@ impl Client {
         );
         read_xlsx(&a.body)
     }
+}
+
+/// The parts of an xlsx (a zip) whose names start with `prefix`, as text.
+pub fn xlsx_parts(bytes: &[u8], prefix: &str) -> Vec<(String, String)> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an xlsx is a zip");
+    let names: Vec<String> = zip
+        .file_names()
+        .map(|n| n.expect("a part name").into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let mut text = String::new();
+            zip.by_name(&name)
+                .expect("part")
+                .read_to_string(&mut text)
+                .expect("a text part");
+            (name, text)
+        })
+        .collect()
 }
 
 /// Reads an xlsx (our own small result files) into (first sheet, "Summary" sheet) rows of text.

@@ -19,6 +19,26 @@ pub use services::{Mode, World};
 
 use std::time::{Duration, Instant};
 
+/// A scenario that holds on both deployments, as two tests:
+/// `both_modes!(scenario: embedded_test, cluster_test);` runs
+/// `scenario(Mode::Embedded)` as the test `embedded_test` and
+/// `scenario(Mode::Cluster)` as `cluster_test`, so each deployment passes or
+/// fails on its own.
+#[macro_export]
+macro_rules! both_modes {
+    ($scenario:ident: $embedded:ident, $cluster:ident) => {
+        #[tokio::test]
+        async fn $embedded() {
+            $scenario($crate::Mode::Embedded).await;
+        }
+
+        #[tokio::test]
+        async fn $cluster() {
+            $scenario($crate::Mode::Cluster).await;
+        }
+    };
+}
+
 /// Polls `check` until it returns `Some`, or panics after `timeout` saying `what`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
@@ -48,6 +68,29 @@ pub fn full_csv(rows: &[(&str, &str, &str, i64)]) -> String {
         ));
     }
     out
+}
+
+/// A full-layout CSV of `n` rows that import cleanly: `{prefix}{i}@acme.test`,
+/// each with its own strong password, all in `group`.
+pub fn good_rows(prefix: &str, n: usize, group: i64) -> String {
+    let emails: Vec<String> = (0..n).map(|i| format!("{prefix}{i}@acme.test")).collect();
+    let passwords: Vec<String> = (0..n).map(strong_password).collect();
+    let rows: Vec<(&str, &str, &str, i64)> = (0..n)
+        .map(|i| {
+            (
+                "Tech Name",
+                emails[i].as_str(),
+                passwords[i].as_str(),
+                group,
+            )
+        })
+        .collect();
+    full_csv(&rows)
+}
+
+/// Whether `needle` occurs in `haystack` (a database dump, a log, a file).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A password that passes the default policy, different for each `i`.

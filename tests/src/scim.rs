@@ -1,18 +1,14 @@
-//! Helpers of the SCIM tests (tests/tests/scim*.rs): an organization with a
+//! Helpers of the SCIM tests (`scim` and `scim_errors` in tests/tests/it): an organization with a
 //! SCIM service token, Okta's create request, and the check that an answer is
 //! SCIM's (content type, error schema).
 
-use crate::client::{Answer, Client};
+use crate::client::{Answer, Client, text};
 use crate::{World, strong_password};
 use serde_json::{Value, json};
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-
-pub fn text(a: &Answer) -> String {
-    String::from_utf8_lossy(&a.body).into_owned()
-}
 
 /// The answer is SCIM's: its content type, and for an error its schema.
 pub fn scim(a: &Answer, status: u16) -> Value {
@@ -56,17 +52,6 @@ pub async fn provisioned(world: &World, org: &str) -> (Client, i64, Client) {
     assert_eq!(a.status, 201, "{}", text(&a));
     let token = a.json()["token"].as_str().unwrap().to_owned();
     (master.clone(), group, master.with_token(&token))
-}
-
-pub async fn technician(master: &Client, email: &str) -> Value {
-    let list = master
-        .get(&format!(
-            "/v1/technicians?email={}",
-            email.replace('+', "%2B")
-        ))
-        .await
-        .json();
-    list["items"][0].clone()
 }
 
 pub fn okta_user(email: &str, given: &str, password: Option<String>) -> Value {
