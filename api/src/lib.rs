@@ -1,5 +1,5 @@
 //! Roster's HTTP API: thin handlers that parse at the edge, call `roster_shared`,
-//! and map the answer. `app()` builds the whole router (tests drive it too).
+//! and map the answer. `app()` builds the whole router.
 
 pub mod auth;
 pub mod cli;

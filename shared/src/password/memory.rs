@@ -18,6 +18,12 @@
 use argon2::Block;
 
 /// One hashing thread's argon2 memory (see the module's comment).
+///
+/// Invariant: when `mapped` is `Some`, it holds more blocks than `fallback`.
+/// The fallback grows only while nothing is mapped (a mapping failed), and a
+/// new mapping is made only for a count the fallback cannot hold. So once
+/// [`HashMemory::blocks`] has remapped where neither region was large enough,
+/// a `Some` mapping always holds the count asked.
 #[derive(Default)]
 pub struct HashMemory {
     #[cfg(target_os = "linux")]
@@ -57,7 +63,7 @@ impl HashMemory {
 // The one place in Roster with unsafe code (the workspace denies it elsewhere):
 // mapping, advising and unmapping memory, and viewing it as blocks.
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "mmap, madvise and munmap, and a slice over the mapping")]
 mod linux {
     use argon2::Block;
 
@@ -118,12 +124,18 @@ mod linux {
         }
 
         pub(super) fn blocks(&mut self, count: usize) -> &mut [Block] {
+            // `HashMemory`'s invariant: it asks only for what the mapping holds.
+            assert!(
+                count <= self.count,
+                "{count} blocks asked of a mapping of {}",
+                self.count
+            );
             // SAFETY: the kernel fills a new anonymous mapping with zeros, and
             // zero bytes are a valid `Block` (a `[u64; 128]`); `start` is 2 MiB
-            // aligned (a `Block` needs 64); `count.min(self.count)` blocks lie
-            // inside the mapping; the slice borrows `self` mutably, so it is the
-            // only reference while it lives.
-            unsafe { std::slice::from_raw_parts_mut(self.start, count.min(self.count)) }
+            // aligned (a `Block` needs 64); `count <= self.count` blocks lie
+            // inside the mapping (asserted above); the slice borrows `self`
+            // mutably, so it is the only reference while it lives.
+            unsafe { std::slice::from_raw_parts_mut(self.start, count) }
         }
 
         #[cfg(test)]
