@@ -113,5 +113,5 @@ async fn request_span(request: Request, next: Next) -> Response {
 }
 
 fn uuid_like() -> String {
-    roster_shared::model::ImportId::new().0
+    roster_shared::model::ImportId::new().as_str().to_owned()
 }

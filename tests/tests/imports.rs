@@ -548,7 +548,7 @@ async fn claimed(
     lease_ms: i64,
 ) -> roster_shared::db::Lease {
     let lease = roster_shared::db::Lease {
-        import_id: roster_shared::model::ImportId(id.to_owned()),
+        import_id: roster_shared::model::ImportId::from_stored(id.to_owned()),
         chunk_no,
         owner: owner.into(),
     };
@@ -621,11 +621,12 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
 
     // No worker runs: this test is the worker of a three-row chunk.
     let db = world.db().await;
-    let org: i64 = sqlx::query_scalar("SELECT org_id FROM imports WHERE id = $1")
-        .bind(&id)
-        .fetch_one(&db.pool)
-        .await
-        .expect("org");
+    let org: roster_shared::model::OrgId =
+        sqlx::query_scalar("SELECT org_id FROM imports WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("org");
     let lease = claimed_chunk_0(&db, &id, &[(2, 4)]).await;
     let write = |row: i64, name: &str, email: &str| TechnicianWrite {
         row,
@@ -639,7 +640,7 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
         enabled: true,
         standard_license: true,
         mobile_license: false,
-        group_id: group,
+        group_id: roster_shared::model::GroupId::new(group),
         must_change_password: true,
     };
 
@@ -726,7 +727,7 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
     assert_eq!(outcomes[0].4, "[]");
     // The counters moved with the batch (on its chunk's row; the import reads them there).
     let counts = db
-        .load_import(&ImportId(id.clone()))
+        .load_import(&ImportId::from_stored(id.clone()))
         .await
         .expect("load")
         .expect("import")
@@ -858,11 +859,12 @@ async fn cluster_the_email_lookup_probes_the_unique_index_once_per_key() {
     .execute(&db.pool)
     .await
     .expect("technicians");
-    let org: i64 = sqlx::query_scalar("SELECT org_id FROM technician_groups WHERE id = $1")
-        .bind(group)
-        .fetch_one(&db.pool)
-        .await
-        .expect("org");
+    let org: roster_shared::model::OrgId =
+        sqlx::query_scalar("SELECT org_id FROM technician_groups WHERE id = $1")
+            .bind(group)
+            .fetch_one(&db.pool)
+            .await
+            .expect("org");
     let mut conn = db.pool.acquire().await.expect("connection");
     let mut plan_with = async |name: &str, settings: &str, statement: &str| -> String {
         let mut tx = sqlx::Connection::begin(&mut *conn).await.expect("begin");
@@ -916,7 +918,7 @@ async fn cluster_the_email_lookup_probes_the_unique_index_once_per_key() {
         .expect("lookup");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "t7@acme.test");
-    assert_eq!(found[0].1.group_id, group);
+    assert_eq!(found[0].1.group_id.get(), group);
 }
 
 /// A plan sends its finalize and then its chunks, often all within one
@@ -938,7 +940,7 @@ async fn cluster_the_redis_queue_hands_out_a_process_s_messages_in_the_order_sen
     let queue = RedisQueue::connect(&url, "order")
         .await
         .expect("redis queue");
-    let import_id = ImportId("01-order".into());
+    let import_id = ImportId::from_stored("01-order".into());
     let mut sent = vec![Job::FinalizeImport {
         import_id: import_id.clone(),
     }];
@@ -1001,14 +1003,16 @@ async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alo
     // Chunk 1 was sent long ago, but the import's chunks are being claimed: it is
     // queued behind them. Chunk 2 is in no queue: it is sent at once.
     let due = db.due_work(1_000).await.expect("sweep").chunks;
-    assert_eq!(due, vec![(ImportId(id.clone()), 2)]);
+    assert_eq!(due, vec![(ImportId::from_stored(id.clone()), 2)]);
 
     // Nothing of the import claimed for longer than requeue_after: chunk 1 may have
     // been lost, and chunk 2's message too.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let mut due = db.due_work(1_000).await.expect("sweep").chunks;
     due.sort_by_key(|(_, no)| *no);
-    let expected = [1, 2].map(|no| (ImportId(id.clone()), no)).to_vec();
+    let expected = [1, 2]
+        .map(|no| (ImportId::from_stored(id.clone()), no))
+        .to_vec();
     assert_eq!(due, expected);
     // Stamped as sent: the next sweep waits again.
     assert_eq!(db.due_work(60_000).await.expect("sweep").chunks, vec![]);

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use roster_shared::db::DbError;
-use roster_shared::model::{PasswordPolicy, Role, Settings};
+use roster_shared::model::{GroupId, PasswordPolicy, Role, Settings};
 use roster_shared::password::Password;
 use roster_shared::validate::{PasswordRules, check_password};
 use serde::Deserialize;
@@ -27,7 +27,7 @@ struct AdminIn {
     email: String,
     role: String,
     #[serde(default)]
-    group_ids: Vec<i64>,
+    group_ids: Vec<GroupId>,
     /// A sign-in password; wrapped at once (`Password` never prints).
     #[serde(default, deserialize_with = "password")]
     password: Option<Password>,

@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct GroupIn {
     name: String,
-    parent_id: Option<i64>,
+    parent_id: Option<GroupId>,
 }
 
 /// A patch: absent fields stay; `"parent_id": null` moves the group to the top.
@@ -34,7 +34,7 @@ struct GroupPatch {
     #[serde(default, deserialize_with = "crate::strict::not_null")]
     name: Option<String>,
     #[serde(default, deserialize_with = "super::present")]
-    parent_id: Option<Option<i64>>,
+    parent_id: Option<Option<GroupId>>,
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
@@ -120,8 +120,8 @@ async fn list_groups(
 }
 
 /// Each group's path: its ancestors' names and its own, joined by " / ".
-fn paths(groups: &[Group]) -> HashMap<i64, String> {
-    let by_id: HashMap<i64, &Group> = groups.iter().map(|g| (g.id, g)).collect();
+fn paths(groups: &[Group]) -> HashMap<GroupId, String> {
+    let by_id: HashMap<GroupId, &Group> = groups.iter().map(|g| (g.id, g)).collect();
     groups
         .iter()
         .map(|g| {
@@ -141,7 +141,7 @@ fn paths(groups: &[Group]) -> HashMap<i64, String> {
         .collect()
 }
 
-async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Group> {
+async fn visible(state: &AppState, caller: &Caller, id: GroupId) -> ApiResult<Group> {
     let group = state
         .ctx
         .db
@@ -159,7 +159,7 @@ async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Group>
 async fn get_group(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<GroupId>,
 ) -> ApiResult<Json<Group>> {
     Ok(Json(visible(&state, &caller, id).await?))
 }
@@ -167,7 +167,7 @@ async fn get_group(
 async fn update_group(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<GroupId>,
     JsonBody(patch): JsonBody<GroupPatch>,
 ) -> ApiResult<Json<Group>> {
     let org = caller.0.org_id;
@@ -201,7 +201,7 @@ async fn update_group(
     }
 }
 
-fn missing_parent(parent: i64) -> ApiError {
+fn missing_parent(parent: GroupId) -> ApiError {
     ApiError::invalid(format!("parent_id: group {parent} does not exist"))
 }
 

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use roster_shared::db::Admission;
 use roster_shared::model::{FieldError, ImportId, OnExisting, RowStatus};
-use roster_shared::model::{ImportRecord, NewImport, RowOutcome};
+use roster_shared::model::{GroupId, ImportRecord, NewImport, RowOutcome, TechnicianId};
 use roster_shared::queue::Job;
 use roster_shared::storage::StorageKey;
 use roster_shared::time::rfc3339;
@@ -50,7 +50,7 @@ pub struct ImportOut {
     status: &'static str,
     file_name: String,
     format: &'static str,
-    group_id: Option<i64>,
+    group_id: Option<GroupId>,
     dry_run: bool,
     on_existing: &'static str,
     total_rows: Option<i64>,
@@ -279,7 +279,10 @@ async fn create_import(
     {
         None => None,
         Some(text) => {
-            let id: i64 = text.parse().map_err(|_| unknown_group(text))?;
+            let id = text
+                .parse()
+                .map(GroupId::new)
+                .map_err(|_| unknown_group(text))?;
             let scope = ctx.db.scope(&caller.0).await?;
             Some(placement_group(&state, org, &scope, id).await?)
         }
@@ -371,7 +374,7 @@ async fn list_imports(
         .list_imports(
             caller.0.org_id,
             caller.own_imports(),
-            page.after.as_ref().map(|id| id.0.as_str()),
+            page.after.as_ref().map(|id| id.as_str()),
             page.fetch(),
         )
         .await?;
@@ -406,7 +409,7 @@ struct RowOut {
     row: i64,
     email: String,
     status: &'static str,
-    technician_id: Option<i64>,
+    technician_id: Option<TechnicianId>,
     errors: Vec<FieldError>,
 }
 

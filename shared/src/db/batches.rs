@@ -7,7 +7,7 @@
 use super::steps::ChunkPlan;
 use super::{Db, DbResult, Engine, flag};
 use crate::model::{Counts, RowOutcome};
-use crate::model::{FieldError, GroupId, ImportId, OrgId, RowStatus};
+use crate::model::{FieldError, GroupId, ImportId, OrgId, RowStatus, TechnicianId};
 use crate::time::now_ms;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
@@ -125,7 +125,7 @@ pub(super) mod statements {
     {
         sqlx::query(RENEW_LEASE)
             .bind(now_ms() + lease_ms)
-            .bind(lease.import_id.0.clone())
+            .bind(lease.import_id.as_str().to_owned())
             .bind(lease.chunk_no)
             .bind(lease.owner.clone())
     }
@@ -159,7 +159,7 @@ pub(super) mod statements {
         let rows: Vec<TechnicianJson<'_>> = creates.iter().map(TechnicianJson::from).collect();
         Ok(sqlx::query_as(sql)
             .bind(org)
-            .bind(import.0.clone())
+            .bind(import.as_str().to_owned())
             .bind(now)
             .bind(serde_json::to_string(&rows).map_err(json_error)?))
     }
@@ -187,7 +187,7 @@ pub(super) mod statements {
             .bind(counts.not_processed)
             .bind(counts.unchanged)
             .bind(counts.disabled)
-            .bind(import.0.clone());
+            .bind(import.as_str().to_owned());
         match chunk {
             Some(chunk) => query.bind(chunk),
             None => query,
@@ -209,7 +209,7 @@ pub struct TechnicianWrite {
     pub enabled: bool,
     pub standard_license: bool,
     pub mobile_license: bool,
-    pub group_id: i64,
+    pub group_id: GroupId,
     pub must_change_password: bool,
 }
 
@@ -246,12 +246,12 @@ impl TechnicianWrite {
 /// and the group it was in when looked up (scope is judged on that group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Existing {
-    pub id: i64,
+    pub id: TechnicianId,
     pub group_id: GroupId,
 }
 
 impl Existing {
-    fn keyed((email_key, id, group_id): (String, i64, GroupId)) -> (String, Existing) {
+    fn keyed((email_key, id, group_id): (String, TechnicianId, GroupId)) -> (String, Existing) {
         (email_key, Existing { id, group_id })
     }
 }
@@ -280,7 +280,7 @@ impl Db {
         )
         .bind(&lease.owner)
         .bind(now + lease_ms)
-        .bind(&lease.import_id.0)
+        .bind(lease.import_id.as_str())
         .bind(lease.chunk_no)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -320,7 +320,7 @@ impl Db {
              attempts = attempts - $1 WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
         )
         .bind(i64::from(!counted))
-        .bind(&lease.import_id.0)
+        .bind(lease.import_id.as_str())
         .bind(lease.chunk_no)
         .bind(&lease.owner)
         .execute(&self.pool)
@@ -348,7 +348,7 @@ impl Db {
         Ok(sqlx::query_scalar(
             "SELECT row_no FROM import_rows WHERE import_id = $1 AND row_no BETWEEN $2 AND $3 ORDER BY row_no",
         )
-        .bind(&import.0)
+        .bind(import.as_str())
         .bind(first)
         .bind(last)
         .fetch_all(&self.pool)
@@ -445,11 +445,12 @@ impl Db {
         }
 
         if !updates.is_empty() {
-            let updated: HashSet<i64> = update_technicians(self.engine, org, now, &updates)?
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect();
+            let updated: HashSet<TechnicianId> =
+                update_technicians(self.engine, org, now, &updates)?
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
             for (existing, t) in updates {
                 outcomes.push(if updated.contains(&existing.id) {
                     RowOutcome {
@@ -501,7 +502,7 @@ impl Db {
         };
 
         // What each updated technician holds now: an update only needs the seats it adds.
-        let mut held: std::collections::HashMap<i64, (bool, bool)> =
+        let mut held: std::collections::HashMap<TechnicianId, (bool, bool)> =
             std::collections::HashMap::new();
         for batch in updates.chunks(500) {
             let sql = format!(
@@ -509,7 +510,7 @@ impl Db {
                  WHERE org_id = $1 AND id IN ({})",
                 super::list_placeholders(2, batch.len())
             );
-            let mut q = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(org);
+            let mut q = sqlx::query_as::<_, (TechnicianId, i64, i64)>(AssertSqlSafe(sql)).bind(org);
             for (existing, _) in batch {
                 q = q.bind(existing.id);
             }
@@ -590,7 +591,7 @@ impl Db {
             "UPDATE import_chunks SET status = 'done', lease_owner = NULL, lease_until = NULL \
              WHERE import_id = $1 AND chunk_no = $2 AND lease_owner = $3 AND status = 'running'",
         )
-        .bind(&lease.import_id.0)
+        .bind(lease.import_id.as_str())
         .bind(lease.chunk_no)
         .bind(&lease.owner)
         .execute(&mut *tx)
@@ -606,7 +607,7 @@ impl Db {
              enqueued_at = CASE WHEN chunks_done + 1 >= chunk_count THEN $2 ELSE enqueued_at END \
              WHERE id = $1 RETURNING chunks_done, chunk_count",
         )
-        .bind(&lease.import_id.0)
+        .bind(lease.import_id.as_str())
         .bind(now_ms())
         .fetch_one(&mut *tx)
         .await?;
@@ -641,7 +642,7 @@ pub(super) async fn insert_outcomes(
         };
         let rows: Vec<OutcomeJson<'_>> = outcomes.iter().map(OutcomeJson::from).collect();
         sqlx::query(sql)
-            .bind(&import.0)
+            .bind(import.as_str())
             .bind(serde_json::to_string(&rows).map_err(json_error)?)
             .execute(&mut **tx)
             .await?;
@@ -703,7 +704,7 @@ struct TechnicianJson<'a> {
     enabled: u8,
     standard_license: u8,
     mobile_license: u8,
-    group_id: i64,
+    group_id: GroupId,
     must_change_password: u8,
 }
 
@@ -730,8 +731,8 @@ impl<'a> From<&'a TechnicianWrite> for TechnicianJson<'a> {
 /// lookup saw it in, and what the row writes.
 #[derive(Serialize)]
 struct UpdateJson<'a> {
-    id: i64,
-    seen_group: i64,
+    id: TechnicianId,
+    seen_group: GroupId,
     #[serde(flatten)]
     write: TechnicianJson<'a>,
 }
@@ -742,7 +743,7 @@ fn update_technicians<'q>(
     org: OrgId,
     now: i64,
     updates: &[(Existing, TechnicianWrite)],
-) -> DbResult<sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments>> {
+) -> DbResult<sqlx::query::QueryScalar<'q, sqlx::Any, TechnicianId, sqlx::any::AnyArguments>> {
     let sql = match engine {
         Engine::Postgres => UPDATE_TECHNICIANS_POSTGRES,
         Engine::Sqlite => UPDATE_TECHNICIANS_SQLITE,
@@ -767,7 +768,7 @@ struct OutcomeJson<'a> {
     row_no: i64,
     email: Cow<'a, str>,
     status: &'static str,
-    technician_id: Option<i64>,
+    technician_id: Option<TechnicianId>,
     errors: &'a [FieldError],
 }
 
@@ -788,7 +789,7 @@ impl<'a> From<&'a RowOutcome> for OutcomeJson<'a> {
 /// import took the email since the batch looked, or since the plan when the
 /// batch did not look).
 pub(super) fn record_creations(
-    created: impl IntoIterator<Item = (Option<i64>, TechnicianWrite)>,
+    created: impl IntoIterator<Item = (Option<TechnicianId>, TechnicianWrite)>,
     outcomes: &mut Vec<RowOutcome>,
 ) {
     for (id, t) in created {
@@ -816,8 +817,11 @@ pub(super) fn record_creations(
 pub(super) fn by_email_key(
     creates: Vec<TechnicianWrite>,
     inserted: Vec<(i64, String)>,
-) -> impl Iterator<Item = (Option<i64>, TechnicianWrite)> {
-    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, key)| (key, id)).collect();
+) -> impl Iterator<Item = (Option<TechnicianId>, TechnicianWrite)> {
+    let ids: HashMap<String, TechnicianId> = inserted
+        .into_iter()
+        .map(|(id, key)| (key, TechnicianId::new(id)))
+        .collect();
     creates
         .into_iter()
         .map(move |t| (ids.get(&t.email_key).copied(), t))

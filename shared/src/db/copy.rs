@@ -21,7 +21,7 @@
 use super::batches::{Lease, TechnicianWrite, statements, storable};
 use super::{Db, DbResult, Engine};
 use crate::model::{Counts, RowOutcome};
-use crate::model::{FieldError, ImportId, OrgId};
+use crate::model::{FieldError, ImportId, OrgId, TechnicianId};
 use crate::time::now_ms;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
@@ -83,7 +83,10 @@ impl Db {
             match copy_in(&mut savepoint, COPY_TECHNICIANS, text.as_bytes()).await {
                 Ok(()) => {
                     savepoint.commit().await?;
-                    let created = ids.into_iter().map(Some).zip(creates);
+                    let created = ids
+                        .into_iter()
+                        .map(|id| Some(TechnicianId::new(id)))
+                        .zip(creates);
                     super::batches::record_creations(created, &mut outcomes);
                 }
                 Err(e)
@@ -159,7 +162,7 @@ fn technicians_text(
             t.group_id,
             u8::from(t.must_change_password)
         );
-        field(&mut out, Some(&import.0));
+        field(&mut out, Some(import.as_str()));
         let _ = writeln!(out, "{now}\t{now}");
     }
     out
@@ -169,7 +172,7 @@ fn technicians_text(
 fn outcomes_text(import: &ImportId, outcomes: &[RowOutcome]) -> DbResult<String> {
     let mut out = String::with_capacity(outcomes.len() * 96);
     for o in outcomes {
-        field(&mut out, Some(&import.0));
+        field(&mut out, Some(import.as_str()));
         let _ = write!(out, "{}\t", o.row);
         field(&mut out, Some(&o.email));
         let _ = write!(out, "{}\t", o.status.as_str());

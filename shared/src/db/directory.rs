@@ -4,7 +4,8 @@
 use super::{Db, DbResult, TechnicianWrite, flag, list_placeholders, undecodable};
 use crate::model::{
     Admin, AdminId, Group, GroupId, GroupUpdate, License, LicenseSeats, OrgId, PasswordPolicy,
-    Role, Scope, Settings, Technician, TechnicianChanges, TechnicianCreate, TechnicianUpdate,
+    Role, Scope, Settings, Technician, TechnicianChanges, TechnicianCreate, TechnicianId,
+    TechnicianUpdate,
 };
 use crate::time::now_ms;
 use sha2::{Digest, Sha256};
@@ -33,7 +34,7 @@ impl Db {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
+        let id: OrgId = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
             .bind(name)
             .fetch_one(&mut *tx)
             .await?;
@@ -58,7 +59,7 @@ impl Db {
     ) -> DbResult<(Admin, String)> {
         let token = new_token();
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: AdminId = sqlx::query_scalar(
             "INSERT INTO admins (org_id, email, email_key, role, token_hash, created_at, password_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
@@ -92,7 +93,7 @@ impl Db {
     /// The administrator a bearer token belongs to.
     pub async fn admin_by_token(&self, token: &str) -> DbResult<Option<Admin>> {
         let hash = token_hash(token);
-        let Some((id, org, stored)) = sqlx::query_as::<_, (i64, i64, String)>(
+        let Some((id, org, stored)) = sqlx::query_as::<_, (AdminId, OrgId, String)>(
             "SELECT id, org_id, token_hash FROM admins WHERE token_hash = $1",
         )
         .bind(&hash)
@@ -141,12 +142,12 @@ impl Db {
 
     /// Every administrator of `org`, by id (tokens are not even readable: only their hashes are stored).
     pub async fn list_admins(&self, org: OrgId) -> DbResult<Vec<Admin>> {
-        let rows: Vec<(i64, String, String)> =
+        let rows: Vec<(AdminId, String, String)> =
             sqlx::query_as("SELECT id, email, role FROM admins WHERE org_id = $1 ORDER BY id")
                 .bind(org)
                 .fetch_all(&self.pool)
                 .await?;
-        let memberships: Vec<(i64, i64)> = sqlx::query_as(
+        let memberships: Vec<(AdminId, GroupId)> = sqlx::query_as(
             "SELECT ag.admin_id, ag.group_id FROM admin_groups ag JOIN admins a ON a.id = ag.admin_id \
              WHERE a.org_id = $1 ORDER BY ag.group_id",
         )
@@ -198,7 +199,7 @@ impl Db {
         name: &str,
         parent: Option<GroupId>,
     ) -> DbResult<Group> {
-        let id: i64 = sqlx::query_scalar(
+        let id: GroupId = sqlx::query_scalar(
             "INSERT INTO technician_groups (org_id, name, parent_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(org)
@@ -388,7 +389,7 @@ impl Db {
     pub async fn update_technician(
         &self,
         org: OrgId,
-        id: i64,
+        id: TechnicianId,
         changes: &TechnicianChanges,
     ) -> DbResult<TechnicianUpdate> {
         let mut tx = self.pool.begin().await?;
@@ -503,7 +504,7 @@ impl Db {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         org: OrgId,
         t: &TechnicianWrite,
-    ) -> DbResult<Result<i64, TechnicianCreate>> {
+    ) -> DbResult<Result<TechnicianId, TechnicianCreate>> {
         let seats = self.lock_seats(tx, org).await?;
         let needs_mobile = t.enabled && t.mobile_license;
         if let Some((license, seats)) =
@@ -512,7 +513,7 @@ impl Db {
             return Ok(Err(TechnicianCreate::NoSeat { license, seats }));
         }
         let now = now_ms();
-        let id: Option<i64> = sqlx::query_scalar(
+        let id: Option<TechnicianId> = sqlx::query_scalar(
             "INSERT INTO technicians (org_id, name, nickname, email, email_key, sso_id, description, \
              password_hash, enabled, standard_license, mobile_license, group_id, must_change_password, \
              import_id, created_at, updated_at) \
@@ -576,7 +577,11 @@ impl Db {
         rows.iter().map(technician_from_row).collect()
     }
 
-    pub async fn get_technician(&self, org: OrgId, id: i64) -> DbResult<Option<Technician>> {
+    pub async fn get_technician(
+        &self,
+        org: OrgId,
+        id: TechnicianId,
+    ) -> DbResult<Option<Technician>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
         )))
@@ -589,7 +594,7 @@ impl Db {
 
     /// Every group id of the organization (for per-row "group exists" checks).
     pub async fn group_ids(&self, org: OrgId) -> DbResult<HashSet<GroupId>> {
-        let ids: Vec<i64> =
+        let ids: Vec<GroupId> =
             sqlx::query_scalar("SELECT id FROM technician_groups WHERE org_id = $1")
                 .bind(org)
                 .fetch_all(&self.pool)
@@ -619,7 +624,7 @@ pub(super) const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id, descri
 pub(super) async fn technician_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org: OrgId,
-    id: i64,
+    id: TechnicianId,
 ) -> DbResult<Technician> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"

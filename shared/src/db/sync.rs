@@ -8,7 +8,9 @@
 
 use super::batches::{Lease, insert_outcomes, seats_left, statements};
 use super::{Db, DbResult, flag};
-use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus, Scope};
+use crate::model::{
+    Counts, FieldError, GroupId, ImportId, OrgId, RowOutcome, RowStatus, Scope, TechnicianId,
+};
 use crate::time::now_ms;
 use crate::validate::email_key;
 use std::collections::HashMap;
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 pub struct SyncSource {
     pub id: i64,
     pub key: String,
-    pub group_id: i64,
+    pub group_id: GroupId,
     pub members: i64,
     pub last_import: Option<ImportId>,
 }
@@ -26,7 +28,7 @@ pub struct SyncSource {
 /// A technician a source provisioned, as the plan sees it.
 #[derive(Debug, Clone)]
 pub struct Linked {
-    pub id: i64,
+    pub id: TechnicianId,
     pub external_id: String,
     pub name: String,
     pub email: String,
@@ -52,7 +54,7 @@ pub struct SyncMember {
 pub struct SyncTarget {
     pub org: OrgId,
     pub source: i64,
-    pub group_id: i64,
+    pub group_id: GroupId,
     /// The hash new technicians get (the default password's).
     pub password_hash: String,
     pub dry_run: bool,
@@ -63,7 +65,16 @@ pub struct SyncTarget {
 }
 
 /// A technician row as a decision needs it.
-type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>, i64);
+type Current = (
+    TechnicianId,
+    String,
+    String,
+    i64,
+    GroupId,
+    Option<GroupId>,
+    Option<i64>,
+    i64,
+);
 
 /// The organization's seats left while a batch applies members (`None`:
 /// unlimited). A sync run takes seats as a file import does: a created member
@@ -115,7 +126,7 @@ impl SeatsLeft {
 
 impl Db {
     /// The source named `key` of `org`, created on first use; its group follows the latest snapshot.
-    pub async fn sync_source(&self, org: OrgId, key: &str, group_id: i64) -> DbResult<i64> {
+    pub async fn sync_source(&self, org: OrgId, key: &str, group_id: GroupId) -> DbResult<i64> {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO sync_sources (org_id, source_key, group_id, created_at) VALUES ($1, $2, $3, $4) \
@@ -138,7 +149,7 @@ impl Db {
 
     /// The technicians `source` provisioned.
     pub async fn sync_links(&self, org: OrgId, source: i64) -> DbResult<Vec<Linked>> {
-        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(TechnicianId, String, String, String, i64)> = sqlx::query_as(
             "SELECT id, external_id, name, email, enabled FROM technicians WHERE org_id = $1 AND sync_source_id = $2",
         )
         .bind(org)
@@ -159,7 +170,7 @@ impl Db {
 
     /// Every source of `org` with its member count (enabled technicians it owns) and its latest run.
     pub async fn list_sync_sources(&self, org: OrgId) -> DbResult<Vec<SyncSource>> {
-        let rows: Vec<(i64, String, i64, i64, Option<String>)> = sqlx::query_as(
+        let rows: Vec<(i64, String, GroupId, i64, Option<String>)> = sqlx::query_as(
             "SELECT s.id, s.source_key, s.group_id, \
              (SELECT COUNT(*) FROM technicians t WHERE t.org_id = s.org_id AND t.sync_source_id = s.id AND t.enabled = 1), \
              (SELECT i.id FROM imports i WHERE i.sync_source_id = s.id ORDER BY i.created_at DESC, i.id DESC LIMIT 1) \
@@ -175,7 +186,7 @@ impl Db {
                 key,
                 group_id,
                 members,
-                last_import: last.map(ImportId),
+                last_import: last.map(ImportId::from_stored),
             })
             .collect())
     }
@@ -193,7 +204,7 @@ impl Db {
              error_code = 'needs_approval', error_message = $3 \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         )
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(owner)
         .bind(reason)
         .execute(&self.pool)
@@ -210,7 +221,7 @@ impl Db {
              WHERE org_id = $1 AND id = $2 AND status = 'queued' AND awaiting_approval = 1 AND cancel_requested = 0",
         )
         .bind(org)
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(now_ms())
         .execute(&self.pool)
         .await?
@@ -354,12 +365,12 @@ async fn keyed(
     );
     type Row = (
         String,
-        i64,
+        TechnicianId,
         String,
         String,
         i64,
-        i64,
-        Option<i64>,
+        GroupId,
+        Option<GroupId>,
         Option<i64>,
         i64,
     );
@@ -389,7 +400,7 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 fn outcome(
     m: &SyncMember,
     status: RowStatus,
-    id: Option<i64>,
+    id: Option<TechnicianId>,
     errors: Vec<FieldError>,
 ) -> RowOutcome {
     RowOutcome {
@@ -451,7 +462,7 @@ async fn update(
         });
     }
     if email_key(&want_email) != email_key(&email) {
-        let taken: Option<i64> = sqlx::query_scalar(
+        let taken: Option<TechnicianId> = sqlx::query_scalar(
             "SELECT id FROM technicians WHERE org_id = $1 AND email_key = $2 AND id <> $3",
         )
         .bind(t.org)
@@ -538,7 +549,7 @@ async fn create(
     if t.dry_run {
         return Ok(outcome(m, RowStatus::Created, None, vec![]));
     }
-    let id: i64 = sqlx::query_scalar(
+    let id: TechnicianId = sqlx::query_scalar(
         "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
          mobile_license, group_id, must_change_password, import_id, created_at, updated_at, sync_source_id, \
          external_id, sync_group_id) \
@@ -551,7 +562,7 @@ async fn create(
     .bind(&t.password_hash)
     .bind(i64::from(m.enabled))
     .bind(t.group_id)
-    .bind(&lease.import_id.0)
+    .bind(lease.import_id.as_str())
     .bind(now)
     .bind(t.source)
     .bind(&m.external_id)

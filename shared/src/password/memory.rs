@@ -4,10 +4,8 @@
 //! Argon2id at OWASP cost reads and writes 19 MiB in a data-dependent order. In
 //! 4 KiB pages that is 4,864 pages, more than a core's TLB maps, so most block
 //! accesses walk the page tables, and two hashing threads then compete for the
-//! memory those walks read. In 2 MiB pages it is ten. On a 2-vCPU AMD EPYC host
-//! (docs/performance.md), two workers of one hashing thread took 26.1 s for
-//! 2,000 OWASP hashes with 4 KiB pages and 20.5 s with huge pages; one worker
-//! 41.4 s and 40.8 s.
+//! memory those walks read. In 2 MiB pages it is ten: docs/performance.md has
+//! what that saves two hashing workers, and the measurement.
 //!
 //! Kernels set to `madvise` (`/sys/kernel/mm/transparent_hugepage/enabled`,
 //! Debian's default) give huge pages only to memory that asks for them. So on
@@ -63,7 +61,10 @@ impl HashMemory {
 // The one place in Roster with unsafe code (the workspace denies it elsewhere):
 // mapping, advising and unmapping memory, and viewing it as blocks.
 #[cfg(target_os = "linux")]
-#[expect(unsafe_code, reason = "mmap, madvise and munmap, and a slice over the mapping")]
+#[expect(
+    unsafe_code,
+    reason = "mmap, madvise and munmap, and a slice over the mapping"
+)]
 mod linux {
     use argon2::Block;
 

@@ -8,7 +8,7 @@ use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
 use crate::db::{Existing, Lease, TechnicianWrite};
 use crate::model::{FieldError, ImportId, Layout, OnExisting, Record, RowStatus};
-use crate::model::{ImportRecord, LicenseSeats, RowOutcome, Scope};
+use crate::model::{GroupId, ImportRecord, LicenseSeats, RowOutcome, Scope};
 use crate::password::{Credential, Password};
 use crate::queue::Job;
 use crate::storage::StorageKey;
@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 /// What the directory says about an import, loaded once per chunk.
 struct Directory {
     rules: RowRules,
-    groups: HashSet<i64>,
+    groups: HashSet<GroupId>,
     scope: Scope,
     force_password_change: bool,
     /// Whether batches look up the emails the organization has (`looks_up_emails`).
