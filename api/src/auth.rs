@@ -11,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
-use roster_shared::model::{Admin, GroupId, Role, Scope, ServiceToken, SignedIn};
+use roster_shared::model::{Admin, AdminId, GroupId, Role, Scope, ServiceToken, SignedIn};
 use roster_shared::time::now_ms;
 
 /// The name of the session cookie.
@@ -35,7 +35,7 @@ impl Caller {
     }
 
     /// The admin filter for imports: an admin sees only its own, a master all.
-    pub fn own_imports(&self) -> Option<i64> {
+    pub fn own_imports(&self) -> Option<AdminId> {
         self.0.own_imports()
     }
 }

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use roster_shared::config::Config;
 use roster_shared::db::Db;
-use roster_shared::model::Role;
+use roster_shared::model::{GroupId, Role};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let role = Role::parse(&role).context("--role must be master or admin")?;
             let db = Db::connect(&config.database_url, 2).await?;
             let org_id = db.ensure_org(&org).await?;
+            let groups: Vec<GroupId> = groups.into_iter().map(GroupId::new).collect();
             for g in &groups {
                 db.get_group(org_id, *g)
                     .await?

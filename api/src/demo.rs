@@ -35,7 +35,7 @@ async fn drive(
     let org = db.ensure_org("Demo").await?;
     let email = format!(
         "demo-{}@example.com",
-        &roster_shared::model::ImportId::new().0[..8]
+        &roster_shared::model::ImportId::new().as_str()[..8]
     );
     let (_, token) = db
         .create_admin(org, &email, Role::Master, &[], None)

@@ -1,5 +1,5 @@
 //! Roster's HTTP API: thin handlers that parse at the edge, call `roster_shared`,
-//! and map the answer. `app()` builds the whole router (tests drive it too).
+//! and map the answer. `app()` builds the whole router.
 
 pub mod auth;
 pub mod cli;
@@ -113,5 +113,5 @@ async fn request_span(request: Request, next: Next) -> Response {
 }
 
 fn uuid_like() -> String {
-    roster_shared::model::ImportId::new().0
+    roster_shared::model::ImportId::new().as_str().to_owned()
 }

@@ -37,7 +37,7 @@ impl Cursor for ImportId {
         ImportId::parse(text)
     }
     fn show(&self) -> String {
-        self.0.clone()
+        self.as_str().to_owned()
     }
 }
 
@@ -123,7 +123,9 @@ mod tests {
         assert!(Page::<ImportId>::read(None, Some("42")).is_err());
         let id = ImportId::new();
         assert_eq!(
-            Page::<ImportId>::read(None, Some(&id.0)).unwrap().after,
+            Page::<ImportId>::read(None, Some(id.as_str()))
+                .unwrap()
+                .after,
             Some(id)
         );
     }

@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
             2 => Layout::Hashed,
             _ => Layout::Short,
         },
-        global_group: (flags & 2 != 0).then_some(7),
+        global_group: (flags & 2 != 0).then_some(roster_shared::model::GroupId::new(7)),
         min_password_length: usize::from(length % 65),
         min_password_strength: (flags >> 2) % 5,
         strength_memo: None,
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     match NewTechnician::parse(&record, &rules) {
         Ok(technician) => {
             assert_eq!(technician.email_key, email_key(&technician.email));
-            assert!(technician.group_id > 0);
+            assert!(technician.group_id.get() > 0);
         }
         Err(problems) => {
             assert!(!problems.is_empty(), "a refusal names a problem");

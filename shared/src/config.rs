@@ -32,7 +32,7 @@ pub struct Config {
     pub chunk_rows: Option<usize>,
     /// `ROSTER_LEASE_SECS`: how long a claimed chunk stays with its worker without a renewal.
     pub lease: Duration,
-    /// `ROSTER_RECONCILE_SECS`: how often the reconciler looks for lost or expired work.
+    /// `ROSTER_RECONCILE_MS`: how often the reconciler looks for lost or expired work.
     pub reconcile_every: Duration,
     /// `ROSTER_REQUEUE_SECS`: how long queued work may wait before its message is sent again.
     pub requeue_after: Duration,

@@ -310,9 +310,10 @@ impl<'a> Row<'a> {
             self.cell(TECH_GROUP_ID).filter(|v| !v.is_empty()),
         )?;
         value
-            .parse::<GroupId>()
+            .parse::<i64>()
             .ok()
             .filter(|id| *id > 0)
+            .map(GroupId::new)
             .ok_or_else(|| {
                 FieldError::new(
                     TECH_GROUP_ID,

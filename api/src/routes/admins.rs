@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use roster_shared::access::{GroupError, existing_group};
 use roster_shared::db::DbError;
-use roster_shared::model::{PasswordPolicy, Role, Settings};
+use roster_shared::model::{GroupId, PasswordPolicy, Role, Settings};
 use roster_shared::password::Password;
 use roster_shared::validate::check_password;
 use serde::Deserialize;
@@ -28,7 +28,7 @@ struct AdminIn {
     email: String,
     role: String,
     #[serde(default)]
-    group_ids: Vec<i64>,
+    group_ids: Vec<GroupId>,
     /// A sign-in password; wrapped at once (`Password` never prints).
     #[serde(default, deserialize_with = "password")]
     password: Option<Password>,

@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct GroupIn {
     name: String,
-    parent_id: Option<i64>,
+    parent_id: Option<GroupId>,
 }
 
 /// A patch: absent fields stay; `"parent_id": null` moves the group to the top.
@@ -35,7 +35,7 @@ struct GroupPatch {
     #[serde(default, deserialize_with = "crate::strict::not_null")]
     name: Option<String>,
     #[serde(default, deserialize_with = "super::present")]
-    parent_id: Option<Option<i64>>,
+    parent_id: Option<Option<GroupId>>,
 }
 
 fn check_name(name: &str) -> ApiResult<String> {
@@ -117,8 +117,8 @@ async fn list_groups(
 }
 
 /// Each group's path: its ancestors' names and its own, joined by " / ".
-fn paths(groups: &[Group]) -> HashMap<i64, String> {
-    let by_id: HashMap<i64, &Group> = groups.iter().map(|g| (g.id, g)).collect();
+fn paths(groups: &[Group]) -> HashMap<GroupId, String> {
+    let by_id: HashMap<GroupId, &Group> = groups.iter().map(|g| (g.id, g)).collect();
     groups
         .iter()
         .map(|g| {
@@ -139,7 +139,7 @@ fn paths(groups: &[Group]) -> HashMap<i64, String> {
 }
 
 /// Group `id`, if it exists (else 404) and is in the caller's scope (else 403).
-async fn visible(state: &AppState, caller: &Caller, id: i64) -> Result<Group, GroupError> {
+async fn visible(state: &AppState, caller: &Caller, id: GroupId) -> Result<Group, GroupError> {
     let db = &state.ctx.db;
     let scope = db.scope(&caller.0).await?;
     group_in_scope(db, caller.0.org_id, &scope, id).await
@@ -167,7 +167,7 @@ fn parent_refused(e: GroupError) -> ApiError {
 async fn get_group(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<GroupId>,
 ) -> ApiResult<Json<Group>> {
     Ok(Json(
         visible(&state, &caller, id).await.map_err(path_refused)?,
@@ -177,7 +177,7 @@ async fn get_group(
 async fn update_group(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<GroupId>,
     JsonBody(patch): JsonBody<GroupPatch>,
 ) -> ApiResult<Json<Group>> {
     let org = caller.0.org_id;

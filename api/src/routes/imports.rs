@@ -14,7 +14,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use roster_shared::model::{FieldError, ImportId, ImportRecord, RowOutcome, RowStatus};
+use roster_shared::model::{
+    FieldError, GroupId, ImportId, ImportRecord, RowOutcome, RowStatus, TechnicianId,
+};
 use roster_shared::pipeline::accept::{self, AcceptError, Accepted, Admitted};
 use roster_shared::queue::Job;
 use roster_shared::storage::StorageKey;
@@ -48,7 +50,7 @@ pub struct ImportOut {
     status: &'static str,
     file_name: String,
     format: &'static str,
-    group_id: Option<i64>,
+    group_id: Option<GroupId>,
     dry_run: bool,
     on_existing: &'static str,
     total_rows: Option<i64>,
@@ -192,7 +194,7 @@ async fn list_imports(
         .list_imports(
             caller.0.org_id,
             caller.own_imports(),
-            page.after.as_ref().map(|id| id.0.as_str()),
+            page.after.as_ref().map(|id| id.as_str()),
             page.fetch(),
         )
         .await?;
@@ -227,7 +229,7 @@ struct RowOut {
     row: i64,
     email: String,
     status: &'static str,
-    technician_id: Option<i64>,
+    technician_id: Option<TechnicianId>,
     errors: Vec<FieldError>,
 }
 

@@ -101,7 +101,7 @@ async fn create_session(
     let session = db
         .create_session(account.admin_id, now, now + max, now - idle)
         .await?;
-    tracing::info!(admin.id = account.admin_id, "signed in");
+    tracing::info!(admin.id = %account.admin_id, "signed in");
     let mut cookie = format!(
         "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         session.cookie,

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use roster_shared::model::{Format, ImportId, ImportKind, NewImport, OnExisting};
+use roster_shared::model::{Format, GroupId, ImportId, ImportKind, NewImport, OnExisting};
 use roster_shared::queue::Job;
 use roster_shared::storage::StorageKey;
 use serde::Deserialize;
@@ -65,7 +65,10 @@ async fn post_snapshot(
             "group_id is required",
         ));
     }
-    let group_id: i64 = text.parse().map_err(|_| unknown_group(text))?;
+    let group_id = text
+        .parse()
+        .map(GroupId::new)
+        .map_err(|_| unknown_group(text))?;
     let scope = ctx.db.scope(&sender).await?;
     placement_group(&state, org, &scope, group_id).await?;
     if !caller.allows(&scope, group_id) {

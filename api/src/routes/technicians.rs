@@ -16,8 +16,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use roster_shared::db::TechnicianWrite;
 use roster_shared::model::{
-    FULL_COLUMNS, FieldError, Layout, Record, Scope, Technician, TechnicianChanges,
-    TechnicianCreate, TechnicianUpdate,
+    FULL_COLUMNS, FieldError, GroupId, Layout, Record, Scope, Technician, TechnicianChanges,
+    TechnicianCreate, TechnicianId, TechnicianUpdate,
 };
 use roster_shared::password::{Credential, Password};
 use roster_shared::validate::check_password;
@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize)]
 struct Filter {
-    group_id: Option<i64>,
+    group_id: Option<GroupId>,
     email: Option<String>,
     limit: Option<i64>,
     after: Option<String>,
@@ -51,7 +51,7 @@ async fn list_technicians(
 ) -> ApiResult<Json<Paged<Technician>>> {
     let db = &state.ctx.db;
     let scope = db.scope(&caller.0).await?;
-    let groups: Option<Vec<i64>> = match (f.group_id, &scope) {
+    let groups: Option<Vec<GroupId>> = match (f.group_id, &scope) {
         (Some(g), s) if !s.allows(g) => {
             return Err(ApiError::forbidden(format!(
                 "group {g} is outside your groups"
@@ -71,12 +71,16 @@ async fn list_technicians(
             page.fetch(),
         )
         .await?;
-    Ok(Json(Paged::of(items, &page, |t| t.id)))
+    Ok(Json(Paged::of(items, &page, |t| t.id.get())))
 }
 
 /// A technician in the caller's organization and scope: 404 when it is not in
 /// the organization, 403 when it is outside the caller's groups.
-async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(Technician, Scope)> {
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: TechnicianId,
+) -> ApiResult<(Technician, Scope)> {
     let db = &state.ctx.db;
     let tech = db
         .get_technician(caller.0.org_id, id)
@@ -94,7 +98,7 @@ async fn visible(state: &AppState, caller: &Caller, id: i64) -> ApiResult<(Techn
 async fn get_technician(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<TechnicianId>,
 ) -> ApiResult<Json<Technician>> {
     Ok(Json(visible(&state, &caller, id).await?.0))
 }
@@ -119,7 +123,7 @@ struct TechnicianPatch {
     #[serde(default, deserialize_with = "not_null")]
     mobile_license: Option<bool>,
     #[serde(default, deserialize_with = "not_null")]
-    group_id: Option<i64>,
+    group_id: Option<GroupId>,
     /// Wrapped at once: `Password` prints as `***` and cannot be serialized.
     #[serde(default, deserialize_with = "password")]
     password: Option<Password>,
@@ -174,7 +178,7 @@ fn limited<'a>(field: &str, value: &'a str, max: usize) -> ApiResult<&'a str> {
 async fn update_technician(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<TechnicianId>,
     JsonBody(patch): JsonBody<TechnicianPatch>,
 ) -> ApiResult<Json<Technician>> {
     let db = &state.ctx.db;

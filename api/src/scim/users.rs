@@ -180,7 +180,7 @@ pub async fn create_user(
 ) -> ScimResult<Scim> {
     let input = UserInput::read(&read_body(body).await?)?;
     let user = write::create(&state, &caller, input).await?;
-    tracing::info!(scim.id = %user.id, technician.id = user.technician.id, "scim user provisioned");
+    tracing::info!(scim.id = %user.id, technician.id = %user.technician.id, "scim user provisioned");
     Ok(Scim(
         StatusCode::CREATED,
         render(&user, &base_url(&headers)),
@@ -223,6 +223,6 @@ pub async fn delete_user(
 ) -> ScimResult<StatusCode> {
     let user = linked(&state, &caller, &id).await?;
     write::disable_and_unlink(&state, &caller, &user).await?;
-    tracing::info!(scim.id = %user.id, technician.id = user.technician.id, "scim user disabled and unlinked");
+    tracing::info!(scim.id = %user.id, technician.id = %user.technician.id, "scim user disabled and unlinked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,8 +13,8 @@ use crate::state::AppState;
 use axum::http::StatusCode;
 use roster_shared::db::{ScimCreate, TechnicianWrite};
 use roster_shared::model::{
-    Admin, FieldError, Layout, Record, Role, ScimUser, Scope, Settings, TechnicianChanges,
-    TechnicianCreate, TechnicianUpdate,
+    Admin, AdminId, FieldError, GroupId, Layout, Record, Role, ScimUser, Scope, Settings,
+    TechnicianChanges, TechnicianCreate, TechnicianUpdate,
 };
 use roster_shared::password::{Credential, Password};
 use roster_shared::validate::{NewTechnician, PasswordRules, RowRules};
@@ -22,7 +22,7 @@ use roster_shared::validate::{NewTechnician, PasswordRules, RowRules};
 /// The groups a SCIM token may write to: its group and the groups below it.
 async fn scope(state: &AppState, caller: &ScimCaller) -> ScimResult<Scope> {
     let as_admin = Admin {
-        id: 0,
+        id: AdminId::new(0),
         org_id: caller.org,
         email: String::new(),
         role: Role::Admin,
@@ -43,7 +43,7 @@ async fn validate(
     name: &str,
     enabled: bool,
     licenses: (bool, bool),
-    group: i64,
+    group: GroupId,
 ) -> ScimResult<NewTechnician> {
     // No password sent: the stand-in below is checked against no policy.
     let password_rules = match input.password {

@@ -53,7 +53,7 @@ impl TechnicianWrite {
             flag(self.enabled),
             flag(self.standard_license),
             flag(self.mobile_license),
-            Field::Int(self.group_id),
+            Field::Int(self.group_id.get()),
             flag(self.must_change_password),
         ]
     }
@@ -120,7 +120,7 @@ mod tests {
             enabled: true,
             standard_license: true,
             mobile_license: false,
-            group_id: 7,
+            group_id: crate::model::GroupId::new(7),
             must_change_password: true,
         };
         let json = serde_json::to_value(TechnicianJson {

@@ -5,7 +5,7 @@
 use super::columns::{counter_column, joined};
 use super::{Db, DbResult, flag, undecodable};
 use crate::model::{
-    Counts, Format, ImportId, ImportKind, ImportRecord, ImportStatus, Layout, NewImport,
+    AdminId, Counts, Format, ImportId, ImportKind, ImportRecord, ImportStatus, Layout, NewImport,
     OnExisting, OrgId, RowOutcome, RowStatus,
 };
 use crate::time::now_ms;
@@ -50,7 +50,7 @@ fn import_from_row(row: &sqlx::any::AnyRow) -> DbResult<ImportRecord> {
         status = ImportStatus::NeedsApproval;
     }
     Ok(ImportRecord {
-        id: ImportId(row.try_get("id")?),
+        id: row.try_get("id")?,
         kind: ImportKind::parse(&kind).ok_or_else(|| undecodable("kind", &kind))?,
         sync_source_id: row.try_get("sync_source_id")?,
         approved: flag(row.try_get("approved")?),
@@ -157,7 +157,7 @@ impl Db {
             tx.commit().await?;
             return Ok(Admission::Full);
         }
-        let slot = ImportId::new().0;
+        let slot = ImportId::new().as_str().to_owned();
         sqlx::query("INSERT INTO upload_slots (id, org_id, expires_at) VALUES ($1, $2, $3)")
             .bind(&slot)
             .bind(org)
@@ -210,7 +210,7 @@ impl Db {
              VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
              ON CONFLICT (org_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
         )
-        .bind(&new.id.0)
+        .bind(new.id.as_str())
         .bind(new.org_id)
         .bind(new.admin_id)
         .bind(&new.file_name)
@@ -232,7 +232,7 @@ impl Db {
                 "SELECT {columns} FROM imports WHERE id = $1",
                 columns = IMPORT_COLUMNS.as_str()
             )))
-            .bind(&new.id.0)
+            .bind(new.id.as_str())
             .fetch_one(&mut *tx)
             .await?
         } else {
@@ -254,13 +254,13 @@ impl Db {
         &self,
         org: OrgId,
         id: &ImportId,
-        admin: Option<i64>,
+        admin: Option<AdminId>,
     ) -> DbResult<Option<ImportRecord>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {columns} FROM imports WHERE org_id = $1 AND id = $2 AND ($3 IS NULL OR admin_id = $3)", columns = IMPORT_COLUMNS.as_str()
         )))
         .bind(org)
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(admin)
         .fetch_optional(&self.pool)
         .await?;
@@ -273,7 +273,7 @@ impl Db {
             "SELECT {columns} FROM imports WHERE id = $1",
             columns = IMPORT_COLUMNS.as_str()
         )))
-        .bind(&id.0)
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(import_from_row).transpose()
@@ -283,7 +283,7 @@ impl Db {
     pub async fn list_imports(
         &self,
         org: OrgId,
-        admin: Option<i64>,
+        admin: Option<AdminId>,
         before: Option<&str>,
         limit: i64,
     ) -> DbResult<Vec<ImportRecord>> {
@@ -315,7 +315,7 @@ impl Db {
         // rows of a large import is an index range, not a scan of every row. The
         // other statuses are most rows of their import: the primary key serves them.
         let rows = sqlx::query(AssertSqlSafe(list_rows_sql(status)))
-            .bind(&import.0)
+            .bind(import.as_str())
             .bind(after)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -334,7 +334,7 @@ impl Db {
             "SELECT row_no, email, status, technician_id, errors FROM import_rows \
              WHERE import_id = $1 AND row_no BETWEEN $2 AND $3 ORDER BY row_no",
         )
-        .bind(&import.0)
+        .bind(import.as_str())
         .bind(first)
         .bind(last)
         .fetch_all(&self.pool)
@@ -348,7 +348,7 @@ impl Db {
             "UPDATE imports SET cancel_requested = 1, enqueued_at = 0 WHERE org_id = $1 AND id = $2 AND status IN ('queued', 'running')",
         )
         .bind(org)
-        .bind(&id.0)
+        .bind(id.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -357,7 +357,7 @@ impl Db {
     /// True when a cancel was asked for.
     pub async fn cancel_requested(&self, import: &ImportId) -> DbResult<bool> {
         let v: i64 = sqlx::query_scalar("SELECT cancel_requested FROM imports WHERE id = $1")
-            .bind(&import.0)
+            .bind(import.as_str())
             .fetch_one(&self.pool)
             .await?;
         Ok(flag(v))
@@ -397,7 +397,7 @@ mod tests {
     /// On SQLite (no statistics: the embedded default never analyzes), every
     /// listing is a search of an index in row order, never a scan or a sort.
     /// PostgreSQL's choice of `import_rows_problems` is checked in
-    /// tests/tests/imports.rs.
+    /// tests/tests/it/imports/postgres.rs.
     #[tokio::test]
     async fn the_sqlite_row_listing_searches_an_index_in_row_order() {
         let (_dir, db) = scratch_sqlite().await;

@@ -5,7 +5,9 @@
 
 use super::directory::{TECH_COLUMNS, technician_from_row, technician_in};
 use super::{Db, DbResult, TechnicianWrite};
-use crate::model::{GroupId, OrgId, ScimAttributes, ScimCondition, ScimUser, TechnicianCreate};
+use crate::model::{
+    GroupId, OrgId, ScimAttributes, ScimCondition, ScimUser, TechnicianCreate, TechnicianId,
+};
 use crate::time::now_ms;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -119,7 +121,7 @@ impl Db {
     pub async fn scim_link_of(
         &self,
         org: OrgId,
-        technician: i64,
+        technician: TechnicianId,
     ) -> DbResult<Option<(String, GroupId)>> {
         Ok(sqlx::query_as(
             "SELECT id, group_id FROM scim_users WHERE org_id = $1 AND technician_id = $2",
@@ -164,7 +166,7 @@ impl Db {
         &self,
         org: OrgId,
         group: GroupId,
-        technician: i64,
+        technician: TechnicianId,
         attributes: &ScimAttributes,
     ) -> DbResult<Option<String>> {
         let mut tx = self.pool.begin().await?;
@@ -233,7 +235,7 @@ async fn insert_link(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org: OrgId,
     group: GroupId,
-    technician: i64,
+    technician: TechnicianId,
     attributes: &ScimAttributes,
 ) -> DbResult<String> {
     let id = uuid::Uuid::new_v4().to_string();

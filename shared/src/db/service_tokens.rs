@@ -13,9 +13,17 @@ pub fn new_service_token() -> String {
     format!("rss_{}", &super::new_token()[4..])
 }
 
-type TokenRow = (i64, i64, String, Option<i64>, Option<i64>, i64);
+type TokenRow = (i64, OrgId, String, Option<GroupId>, Option<AdminId>, i64);
 /// A [`TokenRow`] and the stored hash it was found by.
-type TokenHashRow = (i64, i64, String, Option<i64>, Option<i64>, i64, String);
+type TokenHashRow = (
+    i64,
+    OrgId,
+    String,
+    Option<GroupId>,
+    Option<AdminId>,
+    i64,
+    String,
+);
 
 fn from_row((id, org_id, name, group_id, created_by, created_at): TokenRow) -> ServiceToken {
     ServiceToken {

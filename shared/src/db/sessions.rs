@@ -32,7 +32,7 @@ pub struct SignInAccount {
 impl Db {
     /// The administrator that `email_key` names anywhere in the service.
     pub async fn sign_in_account(&self, email_key: &str) -> DbResult<Option<SignInAccount>> {
-        let row: Option<(i64, i64, Option<String>)> =
+        let row: Option<(AdminId, OrgId, Option<String>)> =
             sqlx::query_as("SELECT id, org_id, password_hash FROM admins WHERE email_key = $1")
                 .bind(email_key)
                 .fetch_optional(&self.pool)
@@ -158,7 +158,7 @@ impl Db {
     ) -> DbResult<Option<SignedIn>> {
         let hash = token_hash(cookie);
         let Some((admin_id, org_id, csrf_token, last_seen)) =
-            sqlx::query_as::<_, (i64, i64, String, i64)>(
+            sqlx::query_as::<_, (AdminId, OrgId, String, i64)>(
                 "SELECT s.admin_id, a.org_id, s.csrf_token, s.last_seen_at \
                  FROM sessions s JOIN admins a ON a.id = s.admin_id \
                  WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at >= $3",

@@ -123,7 +123,7 @@ impl Db {
             .bind(now)
             .bind(owner)
             .bind(now + lease_ms)
-            .bind(&id.0)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(claimed.map(|(attempts, interruptions)| ImportClaim {
@@ -137,7 +137,7 @@ impl Db {
         let n =
             sqlx::query("UPDATE imports SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
                 .bind(now_ms() + lease_ms)
-                .bind(&id.0)
+                .bind(id.as_str())
                 .bind(owner)
                 .execute(&self.pool)
                 .await?
@@ -153,7 +153,7 @@ impl Db {
             "UPDATE imports SET lease_owner = NULL, lease_until = NULL, enqueued_at = $3, \
              step_attempts = step_attempts - CASE WHEN step_attempts > 0 THEN $4 ELSE 0 END WHERE id = $1 AND lease_owner = $2",
         )
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(owner)
         .bind(now_ms())
         .bind(i64::from(!counted))
@@ -191,7 +191,7 @@ impl Db {
         .bind(total_rows)
         .bind(chunks.len() as i64)
         .bind(now)
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(owner)
         .execute(&mut *tx)
         .await?
@@ -208,7 +208,7 @@ impl Db {
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for c in batch {
                 q = q
-                    .bind(&id.0)
+                    .bind(id.as_str())
                     .bind(c.chunk_no)
                     .bind(c.first_row)
                     .bind(c.last_row)
@@ -231,7 +231,7 @@ impl Db {
         .bind(code)
         .bind(message)
         .bind(now_ms())
-        .bind(&id.0)
+        .bind(id.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -250,7 +250,7 @@ impl Db {
         )
         .bind(status.as_str())
         .bind(now_ms())
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(owner)
         .execute(&self.pool)
         .await?
@@ -260,7 +260,7 @@ impl Db {
 
     pub async fn mark_purged(&self, id: &ImportId) -> DbResult<()> {
         sqlx::query("UPDATE imports SET files_purged = 1 WHERE id = $1")
-            .bind(&id.0)
+            .bind(id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -271,7 +271,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT chunk_no, first_row, last_row, row_count FROM import_chunks WHERE import_id = $1 ORDER BY chunk_no",
         )
-        .bind(&id.0)
+        .bind(id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -299,7 +299,7 @@ impl Db {
              CASE WHEN i.status = 'running' THEN 1 ELSE 0 END, CASE WHEN i.lease_owner = $3 THEN 1 ELSE 0 END \
              FROM import_chunks c JOIN imports i ON i.id = c.import_id WHERE c.import_id = $1 AND c.chunk_no = $2",
         )
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(chunk_no)
         .bind(owner)
         .fetch_one(&self.pool)
@@ -316,7 +316,7 @@ impl Db {
     /// again, and a worker holding one loses its lease at its next batch.
     pub async fn close_chunks(&self, id: &ImportId) -> DbResult<()> {
         sqlx::query("UPDATE import_chunks SET status = 'done', lease_owner = NULL, lease_until = NULL WHERE import_id = $1 AND status <> 'done'")
-            .bind(&id.0)
+            .bind(id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -381,16 +381,16 @@ impl Db {
         let mut due = DueWork {
             chunks: chunks
                 .into_iter()
-                .map(|(id, no)| (ImportId(id), no))
+                .map(|(id, no)| (ImportId::from_stored(id), no))
                 .collect(),
-            unpurged: unpurged.into_iter().map(ImportId).collect(),
+            unpurged: unpurged.into_iter().map(ImportId::from_stored).collect(),
             ..DueWork::default()
         };
         for (id, chunk_count, cancel) in imports {
             match chunk_count {
-                None if cancel == 0 => due.plans.push(ImportId(id)),
+                None if cancel == 0 => due.plans.push(ImportId::from_stored(id)),
                 // Planned, or cancelled: finalize is due (it follows the chunks).
-                _ => due.finalizes.push(ImportId(id)),
+                _ => due.finalizes.push(ImportId::from_stored(id)),
             }
         }
         Ok(due)

@@ -1,7 +1,7 @@
 //! The directory: administrators and their roles and scopes, technician groups
 //! and technicians, and what changing them comes to.
 
-use super::{AdminId, GroupId, OrgId};
+use super::{AdminId, GroupId, OrgId, TechnicianId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -81,7 +81,7 @@ impl Scope {
 /// A technician as the API shows it (the password hash never leaves the database).
 #[derive(Debug, Clone, Serialize)]
 pub struct Technician {
-    pub id: i64,
+    pub id: TechnicianId,
     pub name: String,
     pub nickname: Option<String>,
     pub email: String,

@@ -1,6 +1,6 @@
 //! Imports: their statuses, options, counters and per-row outcomes.
 
-use super::{FieldError, Format, ImportId, Layout, OrgId};
+use super::{AdminId, FieldError, Format, GroupId, ImportId, Layout, OrgId, TechnicianId};
 use serde::{Deserialize, Serialize};
 
 /// Where an import is in its life.
@@ -159,13 +159,13 @@ pub struct ImportRecord {
     /// A sync run a master approved past the safety valves.
     pub approved: bool,
     pub org_id: OrgId,
-    pub admin_id: i64,
+    pub admin_id: AdminId,
     pub status: ImportStatus,
     pub file_name: String,
     pub format: Format,
     pub layout: Option<Layout>,
     pub header: Option<Vec<String>>,
-    pub group_id: Option<i64>,
+    pub group_id: Option<GroupId>,
     pub dry_run: bool,
     pub on_existing: OnExisting,
     pub upload_bytes: i64,
@@ -284,10 +284,10 @@ impl Counts {
 pub struct NewImport {
     pub id: ImportId,
     pub org_id: OrgId,
-    pub admin_id: i64,
+    pub admin_id: AdminId,
     pub file_name: String,
     pub format: Format,
-    pub group_id: Option<i64>,
+    pub group_id: Option<GroupId>,
     pub dry_run: bool,
     pub on_existing: OnExisting,
     pub upload_bytes: i64,
@@ -302,7 +302,7 @@ pub struct RowOutcome {
     pub row: i64,
     pub email: String,
     pub status: RowStatus,
-    pub technician_id: Option<i64>,
+    pub technician_id: Option<TechnicianId>,
     pub errors: Vec<FieldError>,
 }
 

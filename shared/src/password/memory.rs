@@ -4,10 +4,8 @@
 //! Argon2id at OWASP cost reads and writes 19 MiB in a data-dependent order. In
 //! 4 KiB pages that is 4,864 pages, more than a core's TLB maps, so most block
 //! accesses walk the page tables, and two hashing threads then compete for the
-//! memory those walks read. In 2 MiB pages it is ten. On a 2-vCPU AMD EPYC host
-//! (docs/performance.md), two workers of one hashing thread took 26.1 s for
-//! 2,000 OWASP hashes with 4 KiB pages and 20.5 s with huge pages; one worker
-//! 41.4 s and 40.8 s.
+//! memory those walks read. In 2 MiB pages it is ten: docs/performance.md has
+//! what that saves two hashing workers, and the measurement.
 //!
 //! Kernels set to `madvise` (`/sys/kernel/mm/transparent_hugepage/enabled`,
 //! Debian's default) give huge pages only to memory that asks for them. So on
@@ -18,6 +16,12 @@
 use argon2::Block;
 
 /// One hashing thread's argon2 memory (see the module's comment).
+///
+/// Invariant: when `mapped` is `Some`, it holds more blocks than `fallback`.
+/// The fallback grows only while nothing is mapped (a mapping failed), and a
+/// new mapping is made only for a count the fallback cannot hold. So once
+/// [`HashMemory::blocks`] has remapped where neither region was large enough,
+/// a `Some` mapping always holds the count asked.
 #[derive(Default)]
 pub struct HashMemory {
     #[cfg(target_os = "linux")]
@@ -57,7 +61,10 @@ impl HashMemory {
 // The one place in Roster with unsafe code (the workspace denies it elsewhere):
 // mapping, advising and unmapping memory, and viewing it as blocks.
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
+#[expect(
+    unsafe_code,
+    reason = "mmap, madvise and munmap, and a slice over the mapping"
+)]
 mod linux {
     use argon2::Block;
 
@@ -118,12 +125,18 @@ mod linux {
         }
 
         pub(super) fn blocks(&mut self, count: usize) -> &mut [Block] {
+            // `HashMemory`'s invariant: it asks only for what the mapping holds.
+            assert!(
+                count <= self.count,
+                "{count} blocks asked of a mapping of {}",
+                self.count
+            );
             // SAFETY: the kernel fills a new anonymous mapping with zeros, and
             // zero bytes are a valid `Block` (a `[u64; 128]`); `start` is 2 MiB
-            // aligned (a `Block` needs 64); `count.min(self.count)` blocks lie
-            // inside the mapping; the slice borrows `self` mutably, so it is the
-            // only reference while it lives.
-            unsafe { std::slice::from_raw_parts_mut(self.start, count.min(self.count)) }
+            // aligned (a `Block` needs 64); `count <= self.count` blocks lie
+            // inside the mapping (asserted above); the slice borrows `self`
+            // mutably, so it is the only reference while it lives.
+            unsafe { std::slice::from_raw_parts_mut(self.start, count) }
         }
 
         #[cfg(test)]

@@ -236,8 +236,9 @@ async fn group(
     let Some(text) = text.map(str::trim).filter(|g| !g.is_empty()) else {
         return Ok(None);
     };
-    let id: GroupId = text
+    let id = text
         .parse()
+        .map(GroupId::new)
         .map_err(|_| AcceptError::GroupNotANumber(text.to_owned()))?;
     let scope = db.scope(caller).await?;
     group_in_scope(db, caller.org_id, &scope, id).await?;

@@ -8,7 +8,7 @@ use super::plan::read_chunk_file;
 use super::{Context, StepError, too_many_attempts};
 use crate::db::{Existing, Lease, TechnicianWrite};
 use crate::model::{FieldError, ImportId, Layout, Record};
-use crate::model::{ImportRecord, RowOutcome, Scope};
+use crate::model::{GroupId, ImportRecord, RowOutcome, Scope};
 use crate::password::{Credential, Password};
 use crate::queue::Job;
 use crate::storage::StorageKey;
@@ -21,7 +21,7 @@ mod judge;
 /// What the directory says about an import, loaded once per chunk.
 struct Directory {
     rules: RowRules,
-    groups: HashSet<i64>,
+    groups: HashSet<GroupId>,
     scope: Scope,
     force_password_change: bool,
     /// Whether batches look up the emails the organization has (`looks_up_emails`).
@@ -126,7 +126,7 @@ pub(super) async fn process(ctx: &Context, id: &ImportId, chunk_no: i64) -> Resu
         }
     }
     // What the pool has hashed in this process so far: a file of imported
-    // hashes leaves it unchanged (tests/tests/prehashed.rs reads this line).
+    // hashes leaves it unchanged (tests/tests/it/prehashed.rs reads this line).
     tracing::info!(
         chunk.no = chunk_no,
         passwords_hashed_total = ctx.hasher.hashed(),

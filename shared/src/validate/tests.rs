@@ -5,10 +5,10 @@ use crate::model::FULL_COLUMNS;
 
 const STRONG: &str = "Correct-Horse-Battery-9";
 
-fn rules(layout: Layout, global_group: Option<GroupId>) -> RowRules {
+fn rules(layout: Layout, global_group: Option<i64>) -> RowRules {
     RowRules {
         layout,
-        global_group,
+        global_group: global_group.map(GroupId::new),
         min_password_length: 8,
         min_password_strength: 2,
         strength_memo: None,
@@ -69,7 +69,7 @@ fn a_valid_full_row_parses_into_a_technician() {
     assert_eq!(tech.description.as_deref(), Some("Tier 1"));
     assert_eq!(plain(&tech), STRONG);
     assert!(tech.enabled && tech.standard_license && !tech.mobile_license);
-    assert_eq!(tech.group_id, 12);
+    assert_eq!(tech.group_id, GroupId::new(12));
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn the_short_layout_takes_the_global_group_and_license_defaults() {
         &rules(Layout::Short, Some(7)),
     )
     .expect("valid short row");
-    assert_eq!(tech.group_id, 7);
+    assert_eq!(tech.group_id, GroupId::new(7));
     assert!(tech.enabled && tech.standard_license && !tech.mobile_license);
     assert_eq!(tech.nickname, None);
 }
@@ -280,7 +280,7 @@ fn a_global_group_ignores_the_files_group_cell() {
     let mut cells = valid_full();
     cells[9] = "not a number";
     let tech = NewTechnician::parse(&full(cells), &rules(Layout::Full, Some(3))).expect("ok");
-    assert_eq!(tech.group_id, 3);
+    assert_eq!(tech.group_id, GroupId::new(3));
 }
 
 #[test]
@@ -351,7 +351,7 @@ fn a_row_may_give_a_hash_instead_of_a_password() {
     }
     assert_eq!(
         (tech.email.as_str(), tech.group_id),
-        ("Ana@Example.com", 12)
+        ("Ana@Example.com", GroupId::new(12))
     );
     // The password policy has no plaintext to judge: it does not apply.
     let mut strict = rules.clone();

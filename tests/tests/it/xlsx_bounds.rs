@@ -194,7 +194,7 @@ async fn waiting_plan() -> (World, Client, String) {
 /// left to expire, never given back.
 async fn die_holding_the_plan(world: &World, id: &str, worker: &str) {
     let db = world.db().await;
-    let id = roster_shared::model::ImportId(id.to_owned());
+    let id = roster_shared::model::ImportId::from_stored(id.to_owned());
     eventually(Duration::from_secs(10), "the plan to be claimable", || {
         let (db, id) = (db.clone(), id.clone());
         async move {

@@ -25,7 +25,7 @@ use super::{Lease, TechnicianWrite};
 use crate::db::columns::{Field, technician_column_list};
 use crate::db::{Db, DbResult, Engine};
 use crate::model::{Counts, RowOutcome};
-use crate::model::{FieldError, ImportId, OrgId};
+use crate::model::{FieldError, ImportId, OrgId, TechnicianId};
 use crate::time::now_ms;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
@@ -92,7 +92,10 @@ impl Db {
             match copy_in(&mut savepoint, &COPY_TECHNICIANS, text.as_bytes()).await {
                 Ok(()) => {
                     savepoint.commit().await?;
-                    let created = ids.into_iter().map(Some).zip(creates);
+                    let created = ids
+                        .into_iter()
+                        .map(|id| Some(TechnicianId::new(id)))
+                        .zip(creates);
                     record_creations(created, &mut outcomes);
                 }
                 Err(e)
@@ -153,7 +156,7 @@ fn technicians_text(
     for (t, id) in creates.iter().zip(ids) {
         let _ = write!(out, "{id}\t{org}\t");
         t.copy_text(&mut out);
-        field(&mut out, Some(&import.0));
+        field(&mut out, Some(import.as_str()));
         let _ = writeln!(out, "{now}\t{now}");
     }
     out
@@ -178,7 +181,7 @@ impl TechnicianWrite {
 fn outcomes_text(import: &ImportId, outcomes: &[RowOutcome]) -> DbResult<String> {
     let mut out = String::with_capacity(outcomes.len() * 96);
     for o in outcomes {
-        field(&mut out, Some(&import.0));
+        field(&mut out, Some(import.as_str()));
         let _ = write!(out, "{}\t", o.row);
         field(&mut out, Some(&o.email));
         let _ = write!(out, "{}\t", o.status.as_str());

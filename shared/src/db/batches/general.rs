@@ -11,7 +11,9 @@ use super::write::{by_email_key, insert_outcomes, json_error, record_creations, 
 use super::{Existing, Lease, TechnicianWrite};
 use crate::db::columns::TechnicianJson;
 use crate::db::{Db, DbResult, dialect, flag, list_placeholders};
-use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus};
+use crate::model::{
+    Counts, FieldError, GroupId, ImportId, OrgId, RowOutcome, RowStatus, TechnicianId,
+};
 use crate::time::now_ms;
 use sqlx::AssertSqlSafe;
 use std::collections::{HashMap, HashSet};
@@ -39,7 +41,7 @@ impl Db {
         if let Some(planner) = planner {
             sqlx::raw_sql(planner).execute(&mut *tx).await?;
         }
-        let found: Vec<(String, i64, i64)> = sqlx::query_as(lookup)
+        let found: Vec<(String, TechnicianId, GroupId)> = sqlx::query_as(lookup)
             .bind(org)
             .bind(keys)
             .fetch_all(&mut *tx)
@@ -96,7 +98,7 @@ impl Db {
         }
 
         if !updates.is_empty() {
-            let updated: HashSet<i64> = self
+            let updated: HashSet<TechnicianId> = self
                 .update_technicians(org, now, &updates)?
                 .fetch_all(&mut *tx)
                 .await?
@@ -152,14 +154,14 @@ impl Db {
         };
 
         // What each updated technician holds now: an update only needs the seats it adds.
-        let mut held: HashMap<i64, (bool, bool)> = HashMap::new();
+        let mut held: HashMap<TechnicianId, (bool, bool)> = HashMap::new();
         for batch in updates.chunks(500) {
             let sql = format!(
                 "SELECT id, standard_license, CASE WHEN enabled = 1 THEN mobile_license ELSE 0 END FROM technicians \
                  WHERE org_id = $1 AND id IN ({})",
                 list_placeholders(2, batch.len())
             );
-            let mut q = sqlx::query_as::<_, (i64, i64, i64)>(AssertSqlSafe(sql)).bind(org);
+            let mut q = sqlx::query_as::<_, (TechnicianId, i64, i64)>(AssertSqlSafe(sql)).bind(org);
             for (existing, _) in batch {
                 q = q.bind(existing.id);
             }
@@ -209,10 +211,16 @@ impl Db {
         org: OrgId,
         now: i64,
         updates: &[(Existing, TechnicianWrite)],
-    ) -> DbResult<sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments>> {
+    ) -> DbResult<sqlx::query::QueryScalar<'q, sqlx::Any, TechnicianId, sqlx::any::AnyArguments>>
+    {
         let extras: Vec<[(&'static str, i64); 2]> = updates
             .iter()
-            .map(|(existing, _)| [("id", existing.id), ("seen_group", existing.group_id)])
+            .map(|(existing, _)| {
+                [
+                    ("id", existing.id.get()),
+                    ("seen_group", existing.group_id.get()),
+                ]
+            })
             .collect();
         let rows: Vec<TechnicianJson<'_>> = updates
             .iter()

@@ -46,7 +46,7 @@ pub(in crate::db) mod statements {
     {
         sqlx::query(RENEW_LEASE)
             .bind(now_ms() + lease_ms)
-            .bind(lease.import_id.0.clone())
+            .bind(lease.import_id.as_str().to_owned())
             .bind(lease.chunk_no)
             .bind(lease.owner.clone())
     }
@@ -65,7 +65,7 @@ impl Db {
             .bind(now)
             .bind(&lease.owner)
             .bind(now + lease_ms)
-            .bind(&lease.import_id.0)
+            .bind(lease.import_id.as_str())
             .bind(lease.chunk_no)
             .fetch_optional(&self.pool)
             .await?;
@@ -104,7 +104,7 @@ impl Db {
              attempts = attempts - $1 WHERE import_id = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'running'",
         )
         .bind(i64::from(!counted))
-        .bind(&lease.import_id.0)
+        .bind(lease.import_id.as_str())
         .bind(lease.chunk_no)
         .bind(&lease.owner)
         .execute(&self.pool)
@@ -133,7 +133,7 @@ impl Db {
         Ok(sqlx::query_scalar(
             "SELECT row_no FROM import_rows WHERE import_id = $1 AND row_no BETWEEN $2 AND $3 ORDER BY row_no",
         )
-        .bind(&import.0)
+        .bind(import.as_str())
         .bind(first)
         .bind(last)
         .fetch_all(&self.pool)
@@ -147,7 +147,7 @@ impl Db {
             "UPDATE import_chunks SET status = 'done', lease_owner = NULL, lease_until = NULL \
              WHERE import_id = $1 AND chunk_no = $2 AND lease_owner = $3 AND status = 'running'",
         )
-        .bind(&lease.import_id.0)
+        .bind(lease.import_id.as_str())
         .bind(lease.chunk_no)
         .bind(&lease.owner)
         .execute(&mut *tx)
@@ -163,7 +163,7 @@ impl Db {
              enqueued_at = CASE WHEN chunks_done + 1 >= chunk_count THEN $2 ELSE enqueued_at END \
              WHERE id = $1 RETURNING chunks_done, chunk_count",
         )
-        .bind(&lease.import_id.0)
+        .bind(lease.import_id.as_str())
         .bind(now_ms())
         .fetch_one(&mut *tx)
         .await?;

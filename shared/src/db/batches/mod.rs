@@ -22,7 +22,7 @@ pub(super) use lease::statements as lease_statements;
 pub(super) use seats::{SeatNeed, SeatsLeft, locked_seats, seats_left, seats_used};
 pub(super) use write::insert_outcomes;
 
-use crate::model::{GroupId, ImportId};
+use crate::model::{GroupId, ImportId, TechnicianId};
 
 /// A technician row ready to be written (password already hashed).
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct TechnicianWrite {
     pub enabled: bool,
     pub standard_license: bool,
     pub mobile_license: bool,
-    pub group_id: i64,
+    pub group_id: GroupId,
     pub must_change_password: bool,
 }
 
@@ -74,12 +74,12 @@ impl TechnicianWrite {
 /// and the group it was in when looked up (scope is judged on that group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Existing {
-    pub id: i64,
+    pub id: TechnicianId,
     pub group_id: GroupId,
 }
 
 impl Existing {
-    fn keyed((email_key, id, group_id): (String, i64, GroupId)) -> (String, Existing) {
+    fn keyed((email_key, id, group_id): (String, TechnicianId, GroupId)) -> (String, Existing) {
         (email_key, Existing { id, group_id })
     }
 }

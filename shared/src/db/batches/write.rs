@@ -6,7 +6,7 @@
 use super::TechnicianWrite;
 use crate::db::columns::{TechnicianJson, add_counters};
 use crate::db::{DbError, DbResult, Engine, dialect};
-use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus};
+use crate::model::{Counts, FieldError, ImportId, OrgId, RowOutcome, RowStatus, TechnicianId};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -62,7 +62,7 @@ pub(in crate::db) mod statements {
             .collect();
         Ok(sqlx::query_as(dialect::insert_technicians(engine))
             .bind(org)
-            .bind(import.0.clone())
+            .bind(import.as_str().to_owned())
             .bind(now)
             .bind(serde_json::to_string(&rows).map_err(json_error)?))
     }
@@ -85,7 +85,7 @@ pub(in crate::db) mod statements {
         for n in counts.values() {
             query = query.bind(n);
         }
-        let query = query.bind(import.0.clone());
+        let query = query.bind(import.as_str().to_owned());
         match chunk {
             Some(chunk) => query.bind(chunk),
             None => query,
@@ -105,7 +105,7 @@ pub(in crate::db) async fn insert_outcomes(
     if !outcomes.is_empty() {
         let rows: Vec<OutcomeJson<'_>> = outcomes.iter().map(OutcomeJson::from).collect();
         sqlx::query(dialect::insert_outcomes(engine))
-            .bind(&import.0)
+            .bind(import.as_str())
             .bind(serde_json::to_string(&rows).map_err(json_error)?)
             .execute(&mut **tx)
             .await?;
@@ -122,7 +122,7 @@ struct OutcomeJson<'a> {
     row_no: i64,
     email: Cow<'a, str>,
     status: &'static str,
-    technician_id: Option<i64>,
+    technician_id: Option<TechnicianId>,
     errors: &'a [FieldError],
 }
 
@@ -143,7 +143,7 @@ impl<'a> From<&'a RowOutcome> for OutcomeJson<'a> {
 /// import took the email since the batch looked, or since the plan when the
 /// batch did not look).
 pub(super) fn record_creations(
-    created: impl IntoIterator<Item = (Option<i64>, TechnicianWrite)>,
+    created: impl IntoIterator<Item = (Option<TechnicianId>, TechnicianWrite)>,
     outcomes: &mut Vec<RowOutcome>,
 ) {
     for (id, t) in created {
@@ -171,8 +171,11 @@ pub(super) fn record_creations(
 pub(super) fn by_email_key(
     creates: Vec<TechnicianWrite>,
     inserted: Vec<(i64, String)>,
-) -> impl Iterator<Item = (Option<i64>, TechnicianWrite)> {
-    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, key)| (key, id)).collect();
+) -> impl Iterator<Item = (Option<TechnicianId>, TechnicianWrite)> {
+    let ids: HashMap<String, TechnicianId> = inserted
+        .into_iter()
+        .map(|(id, key)| (key, TechnicianId::new(id)))
+        .collect();
     creates
         .into_iter()
         .map(move |t| (ids.get(&t.email_key).copied(), t))

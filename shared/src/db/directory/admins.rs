@@ -22,7 +22,7 @@ impl Db {
     ) -> DbResult<(Admin, String)> {
         let token = new_token();
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: AdminId = sqlx::query_scalar(
             "INSERT INTO admins (org_id, email, email_key, role, token_hash, created_at, password_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
@@ -56,7 +56,7 @@ impl Db {
     /// The administrator a bearer token belongs to.
     pub async fn admin_by_token(&self, token: &str) -> DbResult<Option<Admin>> {
         let hash = token_hash(token);
-        let Some((id, org, stored)) = sqlx::query_as::<_, (i64, i64, String)>(
+        let Some((id, org, stored)) = sqlx::query_as::<_, (AdminId, OrgId, String)>(
             "SELECT id, org_id, token_hash FROM admins WHERE token_hash = $1",
         )
         .bind(&hash)
@@ -105,12 +105,12 @@ impl Db {
 
     /// Every administrator of `org`, by id (tokens are not even readable: only their hashes are stored).
     pub async fn list_admins(&self, org: OrgId) -> DbResult<Vec<Admin>> {
-        let rows: Vec<(i64, String, String)> =
+        let rows: Vec<(AdminId, String, String)> =
             sqlx::query_as("SELECT id, email, role FROM admins WHERE org_id = $1 ORDER BY id")
                 .bind(org)
                 .fetch_all(&self.pool)
                 .await?;
-        let memberships: Vec<(i64, i64)> = sqlx::query_as(
+        let memberships: Vec<(AdminId, GroupId)> = sqlx::query_as(
             "SELECT ag.admin_id, ag.group_id FROM admin_groups ag JOIN admins a ON a.id = ag.admin_id \
              WHERE a.org_id = $1 ORDER BY ag.group_id",
         )

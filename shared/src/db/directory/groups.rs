@@ -13,7 +13,7 @@ impl Db {
         name: &str,
         parent: Option<GroupId>,
     ) -> DbResult<Group> {
-        let id: i64 = sqlx::query_scalar(
+        let id: GroupId = sqlx::query_scalar(
             "INSERT INTO technician_groups (org_id, name, parent_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(org)
@@ -124,7 +124,7 @@ impl Db {
 
     /// Every group id of the organization (for per-row "group exists" checks).
     pub async fn group_ids(&self, org: OrgId) -> DbResult<HashSet<GroupId>> {
-        let ids: Vec<i64> =
+        let ids: Vec<GroupId> =
             sqlx::query_scalar("SELECT id FROM technician_groups WHERE org_id = $1")
                 .bind(org)
                 .fetch_all(&self.pool)

@@ -35,7 +35,7 @@ impl Db {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
+        let id: OrgId = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
             .bind(name)
             .fetch_one(&mut *tx)
             .await?;

@@ -6,7 +6,8 @@ use crate::db::batches::{locked_seats, seats_used};
 use crate::db::columns::{Field, TECHNICIAN_COLUMNS, technician_column_list};
 use crate::db::{Db, DbResult, TechnicianWrite, dialect, flag, list_placeholders};
 use crate::model::{
-    GroupId, License, OrgId, Technician, TechnicianChanges, TechnicianCreate, TechnicianUpdate,
+    GroupId, License, OrgId, Technician, TechnicianChanges, TechnicianCreate, TechnicianId,
+    TechnicianUpdate,
 };
 use crate::time::now_ms;
 use sqlx::{AssertSqlSafe, Row};
@@ -20,7 +21,7 @@ impl Db {
     pub async fn update_technician(
         &self,
         org: OrgId,
-        id: i64,
+        id: TechnicianId,
         changes: &TechnicianChanges,
     ) -> DbResult<TechnicianUpdate> {
         let mut tx = self.pool.begin().await?;
@@ -53,7 +54,7 @@ impl Db {
         let email = changes.email.as_deref().unwrap_or(&now.email);
         let email_key = crate::validate::email_key(email);
         if changes.email.is_some() {
-            let taken: Option<i64> = sqlx::query_scalar(
+            let taken: Option<TechnicianId> = sqlx::query_scalar(
                 "SELECT id FROM technicians WHERE org_id = $1 AND email_key = $2 AND id <> $3",
             )
             .bind(org)
@@ -135,7 +136,7 @@ impl Db {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         org: OrgId,
         t: &TechnicianWrite,
-    ) -> DbResult<Result<i64, TechnicianCreate>> {
+    ) -> DbResult<Result<TechnicianId, TechnicianCreate>> {
         let seats = locked_seats(tx, self.engine, org).await?;
         let needs_mobile = t.enabled && t.mobile_license;
         if let Some((license, seats)) =
@@ -151,7 +152,7 @@ impl Db {
                 Field::Int(n) => insert.bind(n),
             };
         }
-        let id: Option<i64> = insert.bind(now).fetch_optional(&mut **tx).await?;
+        let id: Option<TechnicianId> = insert.bind(now).fetch_optional(&mut **tx).await?;
         Ok(id.ok_or(TechnicianCreate::EmailTaken))
     }
 
@@ -193,7 +194,11 @@ impl Db {
         rows.iter().map(technician_from_row).collect()
     }
 
-    pub async fn get_technician(&self, org: OrgId, id: i64) -> DbResult<Option<Technician>> {
+    pub async fn get_technician(
+        &self,
+        org: OrgId,
+        id: TechnicianId,
+    ) -> DbResult<Option<Technician>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"
         )))
@@ -225,7 +230,7 @@ pub(in crate::db) const TECH_COLUMNS: &str = "id, name, nickname, email, sso_id,
 pub(in crate::db) async fn technician_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     org: OrgId,
-    id: i64,
+    id: TechnicianId,
 ) -> DbResult<Technician> {
     let row = sqlx::query(AssertSqlSafe(format!(
         "SELECT {TECH_COLUMNS} FROM technicians WHERE org_id = $1 AND id = $2"

@@ -9,13 +9,22 @@ use crate::db::batches::{
     Lease, SeatNeed, SeatsLeft, insert_outcomes, lease_statements, seats_left,
 };
 use crate::db::{Db, DbResult, dialect, flag, list_placeholders};
-use crate::model::{Counts, FieldError, RowOutcome, RowStatus};
+use crate::model::{Counts, FieldError, GroupId, RowOutcome, RowStatus, TechnicianId};
 use crate::time::now_ms;
 use crate::validate::email_key;
 use std::collections::HashMap;
 
 /// A technician row as a decision needs it.
-type Current = (i64, String, String, i64, i64, Option<i64>, Option<i64>, i64);
+type Current = (
+    TechnicianId,
+    String,
+    String,
+    i64,
+    GroupId,
+    Option<GroupId>,
+    Option<i64>,
+    i64,
+);
 
 /// A created member takes a standard seat.
 const NEW_MEMBER: SeatNeed = SeatNeed {
@@ -166,12 +175,12 @@ async fn keyed(
     );
     type Row = (
         String,
-        i64,
+        TechnicianId,
         String,
         String,
         i64,
-        i64,
-        Option<i64>,
+        GroupId,
+        Option<GroupId>,
         Option<i64>,
         i64,
     );
@@ -201,7 +210,7 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 fn outcome(
     m: &SyncMember,
     status: RowStatus,
-    id: Option<i64>,
+    id: Option<TechnicianId>,
     errors: Vec<FieldError>,
 ) -> RowOutcome {
     RowOutcome {
@@ -263,7 +272,7 @@ async fn update(
         });
     }
     if email_key(&want_email) != email_key(&email) {
-        let taken: Option<i64> = sqlx::query_scalar(
+        let taken: Option<TechnicianId> = sqlx::query_scalar(
             "SELECT id FROM technicians WHERE org_id = $1 AND email_key = $2 AND id <> $3",
         )
         .bind(t.org)
@@ -350,7 +359,7 @@ async fn create(
     if t.dry_run {
         return Ok(outcome(m, RowStatus::Created, None, vec![]));
     }
-    let id: i64 = sqlx::query_scalar(
+    let id: TechnicianId = sqlx::query_scalar(
         "INSERT INTO technicians (org_id, name, email, email_key, password_hash, enabled, standard_license, \
          mobile_license, group_id, must_change_password, import_id, created_at, updated_at, sync_source_id, \
          external_id, sync_group_id) \
@@ -363,7 +372,7 @@ async fn create(
     .bind(&t.password_hash)
     .bind(i64::from(m.enabled))
     .bind(t.group_id)
-    .bind(&lease.import_id.0)
+    .bind(lease.import_id.as_str())
     .bind(now)
     .bind(t.source)
     .bind(&m.external_id)

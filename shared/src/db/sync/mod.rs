@@ -5,7 +5,7 @@
 mod batch;
 
 use crate::db::{Db, DbResult, flag};
-use crate::model::{FieldError, ImportId, OrgId, Scope};
+use crate::model::{FieldError, GroupId, ImportId, OrgId, Scope, TechnicianId};
 use crate::time::now_ms;
 
 /// A source, as `GET /v1/sync/sources` shows it.
@@ -13,7 +13,7 @@ use crate::time::now_ms;
 pub struct SyncSource {
     pub id: i64,
     pub key: String,
-    pub group_id: i64,
+    pub group_id: GroupId,
     pub members: i64,
     pub last_import: Option<ImportId>,
 }
@@ -21,7 +21,7 @@ pub struct SyncSource {
 /// A technician a source provisioned, as the plan sees it.
 #[derive(Debug, Clone)]
 pub struct Linked {
-    pub id: i64,
+    pub id: TechnicianId,
     pub external_id: String,
     pub name: String,
     pub email: String,
@@ -47,7 +47,7 @@ pub struct SyncMember {
 pub struct SyncTarget {
     pub org: OrgId,
     pub source: i64,
-    pub group_id: i64,
+    pub group_id: GroupId,
     /// The hash new technicians get (the default password's).
     pub password_hash: String,
     pub dry_run: bool,
@@ -59,7 +59,7 @@ pub struct SyncTarget {
 
 impl Db {
     /// The source named `key` of `org`, created on first use; its group follows the latest snapshot.
-    pub async fn sync_source(&self, org: OrgId, key: &str, group_id: i64) -> DbResult<i64> {
+    pub async fn sync_source(&self, org: OrgId, key: &str, group_id: GroupId) -> DbResult<i64> {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO sync_sources (org_id, source_key, group_id, created_at) VALUES ($1, $2, $3, $4) \
@@ -82,7 +82,7 @@ impl Db {
 
     /// The technicians `source` provisioned.
     pub async fn sync_links(&self, org: OrgId, source: i64) -> DbResult<Vec<Linked>> {
-        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(TechnicianId, String, String, String, i64)> = sqlx::query_as(
             "SELECT id, external_id, name, email, enabled FROM technicians WHERE org_id = $1 AND sync_source_id = $2",
         )
         .bind(org)
@@ -103,7 +103,7 @@ impl Db {
 
     /// Every source of `org` with its member count (enabled technicians it owns) and its latest run.
     pub async fn list_sync_sources(&self, org: OrgId) -> DbResult<Vec<SyncSource>> {
-        let rows: Vec<(i64, String, i64, i64, Option<String>)> = sqlx::query_as(
+        let rows: Vec<(i64, String, GroupId, i64, Option<String>)> = sqlx::query_as(
             "SELECT s.id, s.source_key, s.group_id, \
              (SELECT COUNT(*) FROM technicians t WHERE t.org_id = s.org_id AND t.sync_source_id = s.id AND t.enabled = 1), \
              (SELECT i.id FROM imports i WHERE i.sync_source_id = s.id ORDER BY i.created_at DESC, i.id DESC LIMIT 1) \
@@ -119,7 +119,7 @@ impl Db {
                 key,
                 group_id,
                 members,
-                last_import: last.map(ImportId),
+                last_import: last.map(ImportId::from_stored),
             })
             .collect())
     }
@@ -137,7 +137,7 @@ impl Db {
              error_code = 'needs_approval', error_message = $3 \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         )
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(owner)
         .bind(reason)
         .execute(&self.pool)
@@ -154,7 +154,7 @@ impl Db {
              WHERE org_id = $1 AND id = $2 AND status = 'queued' AND awaiting_approval = 1 AND cancel_requested = 0",
         )
         .bind(org)
-        .bind(&id.0)
+        .bind(id.as_str())
         .bind(now_ms())
         .execute(&self.pool)
         .await?

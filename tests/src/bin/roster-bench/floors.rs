@@ -133,7 +133,7 @@ fn technicians_text<'a>(
             enabled: true,
             standard_license: true,
             mobile_license: false,
-            group_id: group,
+            group_id: roster_shared::model::GroupId::new(group),
             must_change_password: true,
         };
         text.push_str(&format!("{org}\t"));

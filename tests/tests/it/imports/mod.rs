@@ -77,7 +77,7 @@ async fn claimed(
     lease_ms: i64,
 ) -> roster_shared::db::Lease {
     let lease = roster_shared::db::Lease {
-        import_id: roster_shared::model::ImportId(id.to_owned()),
+        import_id: roster_shared::model::ImportId::from_stored(id.to_owned()),
         chunk_no,
         owner: owner.into(),
     };

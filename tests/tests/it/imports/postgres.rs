@@ -66,11 +66,12 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
 
     // No worker runs: this test is the worker of a three-row chunk.
     let db = world.db().await;
-    let org: i64 = sqlx::query_scalar("SELECT org_id FROM imports WHERE id = $1")
-        .bind(&id)
-        .fetch_one(&db.pool)
-        .await
-        .expect("org");
+    let org: roster_shared::model::OrgId =
+        sqlx::query_scalar("SELECT org_id FROM imports WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("org");
     let lease = claimed_chunk_0(&db, &id, &[(2, 4)]).await;
     let write = |row: i64, name: &str, email: &str| TechnicianWrite {
         row,
@@ -84,7 +85,7 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
         enabled: true,
         standard_license: true,
         mobile_license: false,
-        group_id: group,
+        group_id: roster_shared::model::GroupId::new(group),
         must_change_password: true,
     };
 
@@ -171,7 +172,7 @@ async fn cluster_a_copied_batch_keeps_its_text_and_loses_a_race_for_one_email_on
     assert_eq!(outcomes[0].4, "[]");
     // The counters moved with the batch (on its chunk's row; the import reads them there).
     let counts = db
-        .load_import(&ImportId(id.clone()))
+        .load_import(&ImportId::from_stored(id.clone()))
         .await
         .expect("load")
         .expect("import")
@@ -303,11 +304,12 @@ async fn cluster_the_email_lookup_probes_the_unique_index_once_per_key() {
     .execute(&db.pool)
     .await
     .expect("technicians");
-    let org: i64 = sqlx::query_scalar("SELECT org_id FROM technician_groups WHERE id = $1")
-        .bind(group)
-        .fetch_one(&db.pool)
-        .await
-        .expect("org");
+    let org: roster_shared::model::OrgId =
+        sqlx::query_scalar("SELECT org_id FROM technician_groups WHERE id = $1")
+            .bind(group)
+            .fetch_one(&db.pool)
+            .await
+            .expect("org");
     let mut conn = db.pool.acquire().await.expect("connection");
     let mut plan_with = async |name: &str, settings: &str, statement: &str| -> String {
         let mut tx = sqlx::Connection::begin(&mut *conn).await.expect("begin");
@@ -361,5 +363,5 @@ async fn cluster_the_email_lookup_probes_the_unique_index_once_per_key() {
         .expect("lookup");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "t7@acme.test");
-    assert_eq!(found[0].1.group_id, group);
+    assert_eq!(found[0].1.group_id.get(), group);
 }

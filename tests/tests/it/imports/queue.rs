@@ -23,7 +23,7 @@ async fn cluster_the_redis_queue_hands_out_a_process_s_messages_in_the_order_sen
     let queue = RedisQueue::connect(&url, "order")
         .await
         .expect("redis queue");
-    let import_id = ImportId("01-order".into());
+    let import_id = ImportId::from_stored("01-order".into());
     let mut sent = vec![Job::FinalizeImport {
         import_id: import_id.clone(),
     }];
@@ -86,14 +86,16 @@ async fn cluster_the_reconciler_leaves_the_queued_chunks_of_a_running_import_alo
     // Chunk 1 was sent long ago, but the import's chunks are being claimed: it is
     // queued behind them. Chunk 2 is in no queue: it is sent at once.
     let due = db.due_work(1_000).await.expect("sweep").chunks;
-    assert_eq!(due, vec![(ImportId(id.clone()), 2)]);
+    assert_eq!(due, vec![(ImportId::from_stored(id.clone()), 2)]);
 
     // Nothing of the import claimed for longer than requeue_after: chunk 1 may have
     // been lost, and chunk 2's message too.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let mut due = db.due_work(1_000).await.expect("sweep").chunks;
     due.sort_by_key(|(_, no)| *no);
-    let expected = [1, 2].map(|no| (ImportId(id.clone()), no)).to_vec();
+    let expected = [1, 2]
+        .map(|no| (ImportId::from_stored(id.clone()), no))
+        .to_vec();
     assert_eq!(due, expected);
     // Stamped as sent: the next sweep waits again.
     assert_eq!(db.due_work(60_000).await.expect("sweep").chunks, vec![]);
