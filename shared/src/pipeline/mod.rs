@@ -95,6 +95,31 @@ impl StepError {
 /// chunks, holding one chunk of records and the spreadsheet writer's buffers.
 pub const FINALIZERS: usize = 8;
 
+/// Sends the steps of an import whose plan was just saved: its finalize first
+/// (it writes each chunk's result rows as the chunk finishes; the queue hands
+/// messages out in order, and behind the chunks it would start only when they
+/// were all taken), then each chunk.
+async fn enqueue_planned(
+    ctx: &Context,
+    id: &ImportId,
+    chunks: &[crate::db::ChunkPlan],
+) -> Result<(), QueueError> {
+    ctx.queue
+        .enqueue(Job::FinalizeImport {
+            import_id: id.clone(),
+        })
+        .await?;
+    for c in chunks {
+        ctx.queue
+            .enqueue(Job::ProcessChunk {
+                import_id: id.clone(),
+                chunk_no: c.chunk_no,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 /// Takes one job from a queue. Plan and chunk steps run to their end here, one at a
 /// time per queue consumer. A finalize follows its import's chunks for as long as
 /// they run, so it must not hold the consumer (with one consumer, the chunks it

@@ -131,22 +131,7 @@ pub(super) async fn plan(ctx: &Context, id: &ImportId) -> Result<(), StepError> 
                 )
                 .await?;
             if saved {
-                // Finalize starts now and writes each chunk's result rows as the chunk
-                // finishes. It goes first: the queue hands messages out in order, and
-                // behind the chunks it would start only when they were all taken.
-                ctx.queue
-                    .enqueue(Job::FinalizeImport {
-                        import_id: id.clone(),
-                    })
-                    .await?;
-                for c in &chunks {
-                    ctx.queue
-                        .enqueue(Job::ProcessChunk {
-                            import_id: id.clone(),
-                            chunk_no: c.chunk_no,
-                        })
-                        .await?;
-                }
+                super::enqueue_planned(ctx, id, &chunks).await?;
             }
             Ok(())
         }

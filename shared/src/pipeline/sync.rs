@@ -10,7 +10,6 @@
 use super::{Context, StepError};
 use crate::db::{ChunkPlan, Lease, SyncMember, SyncTarget};
 use crate::model::{FieldError, ImportRecord, Layout, Record};
-use crate::queue::Job;
 use crate::storage::StorageKey;
 use crate::validate::email_key;
 use serde::Deserialize;
@@ -243,19 +242,7 @@ pub(super) async fn plan(ctx: &Context, import: &ImportRecord) -> Result<(), Ste
         )
         .await?
     {
-        ctx.queue
-            .enqueue(Job::FinalizeImport {
-                import_id: id.clone(),
-            })
-            .await?;
-        for c in &chunks {
-            ctx.queue
-                .enqueue(Job::ProcessChunk {
-                    import_id: id.clone(),
-                    chunk_no: c.chunk_no,
-                })
-                .await?;
-        }
+        super::enqueue_planned(ctx, id, &chunks).await?;
     }
     Ok(())
 }

@@ -7,7 +7,9 @@
 use super::copy::Copied;
 use super::lease::statements::renew_lease;
 use super::seats::{SeatNeed, fit, seats_left};
-use super::write::{by_email_key, insert_outcomes, json_error, record_creations, statements};
+use super::write::{
+    by_email_key, commit_batch, insert_outcomes, json_error, record_creations, statements,
+};
 use super::{Existing, Lease, TechnicianWrite};
 use crate::db::columns::TechnicianJson;
 use crate::db::{Db, DbResult, dialect, flag, list_placeholders};
@@ -125,16 +127,7 @@ impl Db {
             }
         }
 
-        let counts = insert_outcomes(
-            &mut tx,
-            self.engine,
-            &lease.import_id,
-            Some(lease.chunk_no),
-            &outcomes,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(counts))
+        Ok(Some(commit_batch(tx, self.engine, lease, &outcomes).await?))
     }
 
     /// Keeps, in row order, only the writes that fit the organization's license

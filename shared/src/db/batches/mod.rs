@@ -20,7 +20,7 @@ mod write;
 
 pub(super) use lease::statements as lease_statements;
 pub(super) use seats::{SeatNeed, SeatsLeft, locked_seats, seats_left, seats_used};
-pub(super) use write::insert_outcomes;
+pub(super) use write::commit_batch;
 
 use crate::model::{GroupId, ImportId, TechnicianId};
 

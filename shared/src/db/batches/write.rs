@@ -93,6 +93,26 @@ pub(in crate::db) mod statements {
     }
 }
 
+/// Ends a chunk's batch: its outcomes recorded and counted on the leased
+/// chunk, and the transaction committed with them.
+pub(in crate::db) async fn commit_batch(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    engine: Engine,
+    lease: &super::Lease,
+    outcomes: &[RowOutcome],
+) -> DbResult<Counts> {
+    let counts = insert_outcomes(
+        &mut tx,
+        engine,
+        &lease.import_id,
+        Some(lease.chunk_no),
+        outcomes,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
 /// Inserts outcomes and adds them to the counters of `chunk`, or of the import when `None`.
 pub(in crate::db) async fn insert_outcomes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,

@@ -5,9 +5,7 @@
 //! inside that transaction from the technician as it is then.
 
 use super::{SyncMember, SyncTarget};
-use crate::db::batches::{
-    Lease, SeatNeed, SeatsLeft, insert_outcomes, lease_statements, seats_left,
-};
+use crate::db::batches::{Lease, SeatNeed, SeatsLeft, commit_batch, lease_statements, seats_left};
 use crate::db::{Db, DbResult, dialect, flag, list_placeholders};
 use crate::model::{Counts, FieldError, GroupId, RowOutcome, RowStatus, TechnicianId};
 use crate::time::now_ms;
@@ -103,16 +101,7 @@ impl Db {
             };
             outcomes.push(outcome);
         }
-        let counts = insert_outcomes(
-            &mut tx,
-            self.engine,
-            &lease.import_id,
-            Some(lease.chunk_no),
-            &outcomes,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(counts))
+        Ok(Some(commit_batch(tx, self.engine, lease, &outcomes).await?))
     }
 }
 
