@@ -1,4 +1,8 @@
 //! Starting and stopping the parts of one test's world.
+//!
+//! One file though over 450 lines: a world is one lifecycle (its database,
+//! Redis, S3 server, API and workers started, found and stopped together),
+//! and its parts share the process and port bookkeeping written here once.
 
 use crate::client::Client;
 use std::net::TcpListener;
